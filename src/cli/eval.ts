@@ -1,0 +1,79 @@
+/**
+ * `npm run eval -- omniglot --model DIR --runs DIR [--json FILE] [--report FILE]`
+ * `npm run eval -- verify --model DIR --data DIR [--json FILE] [--report FILE]`
+ */
+import { Command } from 'commander';
+import path from 'node:path';
+import { readOneShotRuns } from '../data/omniglot.js';
+import { datasetsDir } from '../data/datasets.js';
+import { initBackend, parseBackendPreference } from '../model/backend.js';
+import { loadModel } from '../model/io.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { evaluateOneShot } from '../eval/omniglot.js';
+import { evaluateVerification } from '../eval/verify.js';
+import { oneShotReport, verifyReport } from '../eval/report.js';
+import { parseFarList, say } from './common.js';
+
+async function writeOutputs(result: unknown, report: string, flags: { json?: string; report?: string }): Promise<void> {
+  if (flags.json) await writeFileAtomic(flags.json, `${JSON.stringify(result, null, 2)}\n`);
+  if (flags.report) await writeFileAtomic(flags.report, report);
+}
+
+const command = `npm run eval -- ${process.argv.slice(2).join(' ')}`;
+
+export function evalCommand(): Command {
+  const program = new Command('eval').description('Evaluate a trained twin network.');
+  program
+    .command('omniglot')
+    .description('20-way within-alphabet one-shot accuracy on the 20 standard Omniglot runs')
+    .requiredOption('--model <dir>', 'model directory')
+    .option('--runs <dir>', 'all_runs directory', path.join(datasetsDir(), 'omniglot/one-shot-classification/all_runs'))
+    .option('--json <file>', 'write the result as JSON')
+    .option('--report <file>', 'write a markdown report')
+    .option('--backend <name>', 'tfjs backend')
+    .action(async (f: { model: string; runs: string; json?: string; report?: string; backend?: string }) => {
+      await initBackend({ preference: parseBackendPreference(f.backend) });
+      const { tower, card } = await loadModel(f.model);
+      const result = await evaluateOneShot(tower, card, await readOneShotRuns(f.runs));
+      for (const r of result.runs) say(`${r.run}: ${r.correct}/${r.total}`);
+      say(`one-shot accuracy: ${(result.accuracy * 100).toFixed(2)}% (${result.correct}/${result.total})`);
+      await writeOutputs({ model: f.model, modelId: card.modelId, ...result }, oneShotReport(result, { model: f.model, modelId: card.modelId, command }), f);
+      process.stdout.write(`${JSON.stringify({ accuracy: result.accuracy })}\n`);
+    });
+  program
+    .command('verify')
+    .description('ROC-AUC, EER, TAR@FAR, rank-1, P@1 and MAP@R on a gallery of identities')
+    .requiredOption('--model <dir>', 'model directory')
+    .requiredOption('--data <dir>', 'gallery root (e.g. identities unseen in training)')
+    .option('--include-identities <regex>', 'evaluate only identities whose name matches')
+    .option('--exclude-identities <regex>', 'leave out identities whose name matches')
+    .option('--far <list>', 'FARs to report TAR at', parseFarList, [1e-2, 1e-3])
+    .option('--json <file>', 'write the result as JSON')
+    .option('--report <file>', 'write a markdown report')
+    .option('--backend <name>', 'tfjs backend')
+    .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string }) => {
+      await initBackend({ preference: parseBackendPreference(f.backend) });
+      const { tower, card } = await loadModel(f.model);
+      const result = await evaluateVerification(tower, card, f.data, {
+        fars: f.far,
+        include: f.includeIdentities ? new RegExp(f.includeIdentities) : undefined,
+        exclude: f.excludeIdentities ? new RegExp(f.excludeIdentities) : undefined,
+      });
+      say(
+        `AUC ${result.auc.toFixed(4)}, EER ${(result.eer * 100).toFixed(2)}%, rank-1 ${(result.rank1 * 100).toFixed(2)}%, MAP@R ${result.mapAtR.toFixed(4)}, ` +
+          Object.entries(result.tarAtFar).map(([far, tar]) => `TAR@FAR${far} ${(tar * 100).toFixed(2)}%`).join(', '),
+      );
+      await writeOutputs({ model: f.model, modelId: card.modelId, ...result }, verifyReport(result, { model: f.model, modelId: card.modelId, data: f.data, command }), f);
+      process.stdout.write(`${JSON.stringify({ auc: result.auc, eer: result.eer, rank1: result.rank1, mapAtR: result.mapAtR, tarAtFar: result.tarAtFar })}\n`);
+    });
+  return program;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  evalCommand()
+    .parseAsync(process.argv.slice(2), { from: 'user' })
+    .catch((err: unknown) => {
+      say(`eval: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,153 @@
+/**
+ * `npm run train -- --data DIR --out DIR [flags]`: trains a twin network on a gallery folder and
+ * writes the model directory (weights, model-card.json, plots). Ctrl-C saves a checkpoint; `--resume` continues.
+ */
+import { Command, Option } from 'commander';
+import type { LossName, TowerArch } from '../model/config.js';
+import { parseBackendPreference } from '../model/backend.js';
+import { KOCH_AFFINE_RANGES } from '../data/augment.js';
+import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
+import { train } from '../train/loop.js';
+import { parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, progressBar, say } from './common.js';
+
+const d = DEFAULT_TRAIN_OPTIONS;
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('Train a Siamese (twin) network on a gallery folder (one sub-folder per identity).')
+    .requiredOption('--data <dir>', 'gallery root: every folder holding images is one identity')
+    .requiredOption('--out <dir>', 'model directory to write')
+    .option('--include-identities <regex>', 'train only on identities whose name matches')
+    .option('--exclude-identities <regex>', 'leave out identities whose name matches')
+    .addOption(new Option('--loss <name>', 'training loss').choices(['contrastive', 'euclidean', 'triplet', 'npair']).default(d.loss))
+    .option('--margin <m>', 'margin of the contrastive / Euclidean / triplet loss (embeddings are unit vectors: distances 0..2)', parseNumber, d.margin)
+    .option('--scale <s>', 'initial (learned) logit scale of the npair loss', parseNumber, d.scale)
+    .addOption(new Option('--arch <name>', 'tower architecture').choices(['conv4', 'writeup', 'koch']).default(d.tower.arch))
+    .option('--input-size <size>', 'input size: 28 or WIDTHxHEIGHT', parseSize, [d.preprocess.width, d.preprocess.height] as [number, number])
+    .addOption(new Option('--channels <n>', 'input channels').choices(['1', '3']).default(String(d.preprocess.channels)))
+    .addOption(new Option('--fit <mode>', 'how images are fitted to the input size').choices(['fill', 'contain', 'cover']).default(d.preprocess.fit))
+    .option('--invert', 'invert intensities (dark ink on white paper becomes bright on dark)', d.preprocess.invert)
+    .option('--embedding-size <n>', 'embedding dimension', parsePositiveInteger, d.tower.embeddingSize)
+    .option('--filters <n>', 'filters of the first conv layer', parsePositiveInteger, d.tower.filters)
+    .option('--no-l2', 'do not L2-normalise embeddings')
+    .option('--epochs <n>', 'maximum epochs', parsePositiveInteger, d.epochs)
+    .option('--batch <n>', 'images per step (pairs x 2, or P x K)', parsePositiveInteger, d.batchImages)
+    .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet loss', parsePositiveInteger, d.samplesPerIdentity)
+    .option('--steps-per-epoch <n>', 'steps per epoch (0: one pass over the training images)', parseInteger, d.stepsPerEpoch)
+    .option('--lr <rate>', 'Adam learning rate', parseNumber, d.learningRate)
+    .option('--lr-final <fraction>', 'cosine-decay the learning rate to this fraction of --lr', parseNumber, d.finalLearningRateFraction)
+    .option('--minutes <n>', 'stop after this many minutes (the schedule follows time)', parseNumber, d.timeLimitMinutes)
+    .option('--val-fraction <f>', 'fraction of identities held out for validation and calibration', parseFraction, d.valFraction)
+    .option('--seed <n>', 'random seed', parseInteger, d.seed)
+    .option('--backend <name>', 'tfjs backend: auto, node, wasm or cpu (env TWINSEARCH_BACKEND)')
+    .option('--workers <n>', 'gradient worker threads (-1: one per core unless tfjs-node)', parseInteger, d.workers)
+    .option('--augment', 'random affine distortions (rotation, shear, scale, shift)', false)
+    .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
+    .option('--groups-per-batch <n>', 'draw each batch from this many parent folders (harder negatives; 0 = off)', parseInteger, d.groupsPerBatch)
+    .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
+    .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
+    .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
+    .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
+    .option('--resume', 'continue from <out>/checkpoint', false);
+}
+
+type Flags = ReturnType<ReturnType<typeof trainCommand>['opts']>;
+
+/** Turns parsed flags into training options. */
+export function optionsFromFlags(f: Flags): TrainOptions {
+  const [width, height] = f.inputSize as [number, number];
+  return {
+    ...d,
+    data: f.data as string,
+    out: f.out as string,
+    includeIdentities: f.includeIdentities as string | undefined,
+    excludeIdentities: f.excludeIdentities as string | undefined,
+    preprocess: { ...d.preprocess, width, height, channels: Number(f.channels) as 1 | 3, fit: f.fit as 'fill' | 'contain' | 'cover', invert: !!f.invert },
+    tower: { arch: f.arch as TowerArch, embeddingSize: f.embeddingSize as number, filters: f.filters as number, l2Normalize: f.l2 !== false },
+    loss: f.loss as LossName,
+    margin: f.margin as number,
+    scale: f.scale as number,
+    batchImages: f.batch as number,
+    samplesPerIdentity: f.samplesPerIdentity as number,
+    epochs: f.epochs as number,
+    stepsPerEpoch: f.stepsPerEpoch as number,
+    learningRate: f.lr as number,
+    finalLearningRateFraction: f.lrFinal as number,
+    timeLimitMinutes: f.minutes as number,
+    valFraction: f.valFraction as number,
+    seed: f.seed as number,
+    backend: parseBackendPreference(f.backend as string | undefined),
+    workers: f.workers as number,
+    augment: f.augment ? KOCH_AFFINE_RANGES : null,
+    rotateIdentities: !!f.rotateIdentities,
+    groupsPerBatch: f.groupsPerBatch as number,
+    patience: f.patience as number,
+    targetFars: f.targetFar as number[],
+    maxValImages: f.maxValImages as number,
+    onUnreadable: f.skipUnreadable ? 'skip' : 'fail',
+    resume: !!f.resume,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const command = trainCommand().parse(argv, { from: 'user' });
+  const options = optionsFromFlags(command.opts());
+
+  // First Ctrl-C: finish the step, checkpoint, exit. Second: exit at once.
+  let stopRequested = false;
+  process.on('SIGINT', () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    say('\nstopping after this step: saving a checkpoint (Ctrl-C again to quit at once)');
+  });
+
+  const loadBar = progressBar('loading images [{bar}] {value}/{total} | ETA {eta_formatted}');
+  const bar = progressBar('epoch {epoch} [{bar}] {value}/{total} | loss {loss} | {pps} pairs/s | lr {lr} | ETA {eta_formatted}');
+  let barEpoch = -1;
+  const result = await train(options, {
+    log: (m) => say(m),
+    shouldStop: () => stopRequested,
+    onLoadProgress: (done, total) => {
+      if (done === 0 || !loadBar.isActive) loadBar.start(total, done);
+      loadBar.update(done);
+      if (done === total) loadBar.stop();
+    },
+    onStep: (e) => {
+      if (barEpoch !== e.epoch) {
+        if (barEpoch >= 0) bar.stop();
+        bar.start(e.stepsPerEpoch, 0, { epoch: `${e.epoch + 1}/${options.epochs}`, loss: '-', pps: '-', lr: '-' });
+        barEpoch = e.epoch;
+      }
+      bar.update(e.stepInEpoch, { loss: e.loss.toFixed(4), pps: e.pairsPerSecond.toFixed(0), lr: e.learningRate.toExponential(1) });
+    },
+    onEpoch: (r) => {
+      bar.stop();
+      barEpoch = -1;
+      say(
+        `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, val loss ${r.valLoss.toFixed(4)}, val AUC ${r.val.auc.toFixed(4)}, ` +
+          `EER ${(r.val.eer * 100).toFixed(2)}%, rank-1 ${(r.val.rank1 * 100).toFixed(2)}%, MAP@R ${r.val.mapAtR.toFixed(4)}, ${r.pairsPerSecond.toFixed(0)} pairs/s`,
+      );
+    },
+  });
+  bar.stop();
+  if (result.outcome === 'interrupted') {
+    say(`interrupted: checkpoint saved in ${result.checkpointDir}; continue with --resume`);
+    return 130;
+  }
+  const card = result.card!;
+  say(
+    `model ${card.modelId} written to ${options.out} (${result.outcome}, ${card.training.wallSeconds.toFixed(0)} s on ${result.backend}); ` +
+      `threshold ${card.thresholds.default.toFixed(4)} (${card.thresholds.defaultSource}); validation AUC ${card.validation.auc.toFixed(4)}, EER ${((card.validation.eer as number) * 100).toFixed(2)}%`,
+  );
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      say(`train: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,65 @@
+/** Markdown reports of evaluation results, with the published numbers they are compared against. */
+import type { OneShotResult } from './omniglot.js';
+import type { VerifyResult } from './verify.js';
+
+/** Koch, Zemel & Salakhutdinov 2015, Table 2: Omniglot 20-way within-alphabet one-shot accuracy. */
+export const KOCH_2015_ONE_SHOT: ReadonlyArray<{ method: string; accuracy: number }> = [
+  { method: 'Humans', accuracy: 0.955 },
+  { method: 'Hierarchical Bayesian Program Learning', accuracy: 0.952 },
+  { method: 'Affine model', accuracy: 0.818 },
+  { method: 'Hierarchical Deep', accuracy: 0.65 },
+  { method: 'Deep Boltzmann Machine', accuracy: 0.62 },
+  { method: 'Simple Stroke', accuracy: 0.354 },
+  { method: '1-Nearest Neighbor (pixels)', accuracy: 0.217 },
+  { method: 'Siamese Neural Net (Koch et al. 2015)', accuracy: 0.92 },
+];
+
+const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+/**
+ * @example
+ * oneShotReport(result, { model: 'models/omniglot', command: 'npm run eval -- omniglot ...' });
+ */
+export function oneShotReport(result: OneShotResult, meta: { model: string; modelId: string; command: string }): string {
+  const rows = [...KOCH_2015_ONE_SHOT, { method: `**twinsearch** (${meta.modelId})`, accuracy: result.accuracy }].sort((a, b) => b.accuracy - a.accuracy);
+  return [
+    '# Omniglot 20-way one-shot classification',
+    '',
+    `Model: \`${meta.model}\`. Command: \`${meta.command}\`.`,
+    '',
+    `Nearest neighbour in embedding space over the 20 standard within-alphabet runs: **${pct(result.accuracy)}** (${result.correct}/${result.total}).`,
+    '',
+    '| Method | Accuracy |',
+    '|---|---|',
+    ...rows.map((r) => `| ${r.method} | ${pct(r.accuracy)} |`),
+    '',
+    'Published numbers: Koch, Zemel & Salakhutdinov, "Siamese Neural Networks for One-shot Image Recognition", ICML Deep Learning Workshop 2015, Table 2.',
+    '',
+    '| Run | Correct | Accuracy |',
+    '|---|---|---|',
+    ...result.runs.map((r) => `| ${r.run} | ${r.correct}/${r.total} | ${pct(r.accuracy)} |`),
+    '',
+  ].join('\n');
+}
+
+export function verifyReport(result: VerifyResult, meta: { model: string; modelId: string; data: string; command: string }): string {
+  return [
+    '# Verification and identification',
+    '',
+    `Model: \`${meta.model}\` (${meta.modelId}). Gallery: \`${meta.data}\` (${result.identities} identities, ${result.images} images). Command: \`${meta.command}\`.`,
+    '',
+    '| Metric | Value |',
+    '|---|---|',
+    `| ROC-AUC | ${result.auc.toFixed(4)} |`,
+    `| EER | ${pct(result.eer)} |`,
+    ...Object.entries(result.tarAtFar).map(([far, tar]) => `| TAR @ FAR ${far} | ${pct(tar)} |`),
+    `| At the model's threshold ${result.atModelThreshold.threshold.toFixed(4)} | FAR ${pct(result.atModelThreshold.far)}, TAR ${pct(result.atModelThreshold.tar)} |`,
+    `| Rank-1 identification (leave-one-out) | ${pct(result.rank1)} |`,
+    `| P@1 | ${pct(result.precisionAt1)} |`,
+    `| R-Precision | ${result.rPrecision.toFixed(4)} |`,
+    `| MAP@R | ${result.mapAtR.toFixed(4)} |`,
+    '',
+    `Pairs: ${result.pairs.same} same, ${result.pairs.different} different.`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,69 @@
+/**
+ * Verification and identification on a gallery of identities (typically ones the model never saw):
+ * ROC-AUC, EER and TAR at fixed FARs over all same pairs and sampled different pairs, and
+ * leave-one-out rank-1, P@1, R-precision and MAP@R (Musgrave et al. 2020).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { loadImages, readGallery } from '../data/gallery.js';
+import { createRng } from '../data/rng.js';
+import { selectIdentities } from '../data/select.js';
+import { embedImageSetAsync } from '../model/embed.js';
+import type { ModelCard } from '../model/card.js';
+import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold } from '../train/metrics.js';
+import { pairDistances } from '../train/validate.js';
+
+export interface VerifyResult {
+  identities: number;
+  images: number;
+  pairs: { same: number; different: number };
+  auc: number;
+  eer: number;
+  /** TAR at each FAR, keyed by the FAR as written (e.g. "0.001"). */
+  tarAtFar: Record<string, number>;
+  /** The model card's default threshold applied to these pairs. */
+  atModelThreshold: { threshold: number; far: number; tar: number };
+  rank1: number;
+  precisionAt1: number;
+  rPrecision: number;
+  mapAtR: number;
+}
+
+export interface VerifyOptions {
+  fars?: number[];
+  maxNegatives?: number;
+  seed?: number;
+  /** Evaluate only identities whose name matches (e.g. the unseen AT&T s31-s40). */
+  include?: RegExp;
+  exclude?: RegExp;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * @example
+ * const result = await evaluateVerification(tower, card, '../shared/datasets/att-faces-test');
+ * result.eer; // 0.02 = 2%
+ */
+export async function evaluateVerification(tower: tf.LayersModel, card: ModelCard, dataDir: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const fars = options.fars ?? [1e-2, 1e-3];
+  const gallery = selectIdentities(await readGallery(dataDir), { include: options.include, exclude: options.exclude });
+  const set = await loadImages(gallery, card.preprocess, { onProgress: options.onProgress });
+  const vectors = await embedImageSetAsync(tower, set.data, set.count, set.shape, { l2Normalize: card.tower.l2Normalize, batchSize: 64 });
+  const dim = card.embeddingSize;
+  const distances = pairDistances(vectors, dim, set.labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
+  const roc = rocCurve(distances.same, distances.different);
+  const retrieval = retrievalMetrics(vectors, dim, set.labels, 'l2');
+  const atModel = ratesAtThreshold(roc, card.thresholds.default);
+  return {
+    identities: set.identities.length,
+    images: set.count,
+    pairs: { same: distances.same.length, different: distances.different.length },
+    auc: auc(roc),
+    eer: equalErrorRate(roc).eer,
+    tarAtFar: Object.fromEntries(fars.map((far) => [String(far), thresholdAtFar(roc, far).tar])),
+    atModelThreshold: { threshold: card.thresholds.default, far: atModel.far, tar: atModel.tar },
+    rank1: retrieval.rank1,
+    precisionAt1: retrieval.precisionAt1,
+    rPrecision: retrieval.rPrecision,
+    mapAtR: retrieval.mapAtR,
+  };
+}

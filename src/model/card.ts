@@ -1,0 +1,210 @@
+/**
+ * model-card.json: everything needed to use a trained tower correctly (preprocessing, metric,
+ * calibrated thresholds) and to judge it (validation scores, training provenance), next to the
+ * weights it describes. Objects are parsed loosely (unknown keys kept) so later versions can add fields.
+ */
+import { z } from 'zod';
+import type { LossName, Metric, PreprocessConfig, TowerArch, TowerConfig } from './config.js';
+
+export const MODEL_CARD_FORMAT = 'twinsearch-model-card/1';
+export const WEIGHTS_FILE = 'weights.bin';
+
+export interface OperatingPoint {
+  /** Distance threshold: a pair with distance <= threshold is called "same". */
+  threshold: number;
+  /** Measured false accept rate (different pairs accepted) at this threshold. */
+  far: number;
+  /** Measured true accept rate (same pairs accepted) at this threshold. */
+  tar: number;
+}
+
+export interface ModelCard {
+  format: typeof MODEL_CARD_FORMAT;
+  /** `<name>-<first 12 hex of the weights' sha256>`. */
+  modelId: string;
+  /** ISO 8601 time the model was saved. */
+  createdAt: string;
+  preprocess: PreprocessConfig;
+  tower: TowerConfig;
+  /** [height, width, channels]; equals [preprocess.height, preprocess.width, preprocess.channels]. */
+  inputShape: [number, number, number];
+  embeddingSize: number;
+  /**
+   * What "distance" means in thresholds and API answers: `l2` = Euclidean distance between the
+   * embeddings (L2-normalised first when `tower.l2Normalize`); `cosine` = 1 - cosine similarity.
+   */
+  metric: Metric;
+  loss: { name: LossName; margin?: number; scale?: number; [extra: string]: unknown };
+  thresholds: {
+    /** Equal error rate point. */
+    eer: OperatingPoint;
+    /** Points calibrated for target false accept rates. */
+    atFar: Array<OperatingPoint & { targetFar: number }>;
+    /** The threshold the API uses when a request does not give one. */
+    default: number;
+    /** Later additions (e.g. how `default` was chosen) are kept. */
+    [extra: string]: unknown;
+  };
+  /** Held-out scores; extra numeric metrics (P@1, R-precision, ...) are allowed. */
+  validation: {
+    auc: number;
+    eer: number;
+    rank1?: number;
+    mapAtR?: number;
+    samePairs: number;
+    differentPairs: number;
+    [metric: string]: number | undefined;
+  };
+  training: {
+    backend: string;
+    seed: number;
+    epochs: number;
+    steps: number;
+    batchSize: number;
+    learningRate: number;
+    wallSeconds: number;
+    pairsPerSecond?: number;
+    trainIdentities: number;
+    valIdentities: number;
+    images: number;
+    /** Digest of the training data listing (see src/data/gallery.ts). */
+    dataDigest: string;
+    dataRoot?: string;
+    /** Run details beyond these (workers, augmentation settings, outcome...) are kept. */
+    [extra: string]: unknown;
+  };
+  weights: { file: typeof WEIGHTS_FILE; sha256: string };
+  /** Number of parameters of the tower. */
+  parameters: number;
+}
+
+// Keep the enums in step with config.ts: these fail to compile if a name is added there and not here.
+const TOWER_ARCHS = ['conv4', 'writeup', 'koch'] as const satisfies readonly TowerArch[];
+const LOSS_NAMES = ['contrastive', 'euclidean', 'triplet', 'npair'] as const satisfies readonly LossName[];
+const METRICS = ['l2', 'cosine'] as const satisfies readonly Metric[];
+type Missing<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : never;
+const allListed: [Missing<TowerArch, (typeof TOWER_ARCHS)[number]>, Missing<LossName, (typeof LOSS_NAMES)[number]>, Missing<Metric, (typeof METRICS)[number]>] = [true, true, true];
+void allListed;
+
+const finite = z.number().finite();
+const nonNegative = finite.min(0);
+const rate = finite.min(0).max(1);
+const count = z.number().int().min(0);
+const positiveInt = z.number().int().min(1);
+
+export const preprocessSchema = z
+  .object({
+    width: positiveInt,
+    height: positiveInt,
+    channels: z.union([z.literal(1), z.literal(3)]),
+    fit: z.enum(['fill', 'contain', 'cover']),
+    invert: z.boolean(),
+    mean: finite,
+    std: finite.positive(),
+  })
+  .loose();
+
+export const towerSchema = z
+  .object({
+    arch: z.enum(TOWER_ARCHS),
+    embeddingSize: positiveInt,
+    filters: positiveInt,
+    l2Normalize: z.boolean(),
+  })
+  .loose();
+
+const operatingPoint = z.object({ threshold: finite, far: rate, tar: rate }).loose();
+
+export const modelCardSchema = z
+  .object({
+    format: z.literal(MODEL_CARD_FORMAT),
+    modelId: z.string().min(1),
+    createdAt: z.iso.datetime({ offset: true }),
+    preprocess: preprocessSchema,
+    tower: towerSchema,
+    inputShape: z.tuple([positiveInt, positiveInt, z.union([z.literal(1), z.literal(3)])]),
+    embeddingSize: positiveInt,
+    metric: z.enum(METRICS),
+    loss: z.object({ name: z.enum(LOSS_NAMES), margin: finite.optional(), scale: finite.optional() }).loose(),
+    thresholds: z
+      .object({
+        eer: operatingPoint,
+        atFar: z.array(operatingPoint.extend({ targetFar: rate })),
+        default: finite,
+      })
+      .loose(),
+    validation: z
+      .object({
+        auc: rate,
+        eer: rate,
+        rank1: rate.optional(),
+        mapAtR: rate.optional(),
+        samePairs: count,
+        differentPairs: count,
+      })
+      .catchall(finite),
+    training: z
+      .object({
+        backend: z.string().min(1),
+        seed: z.number().int(),
+        epochs: count,
+        steps: count,
+        batchSize: positiveInt,
+        learningRate: nonNegative,
+        wallSeconds: nonNegative,
+        pairsPerSecond: nonNegative.optional(),
+        trainIdentities: count,
+        valIdentities: count,
+        images: count,
+        dataDigest: z.string().min(1),
+        dataRoot: z.string().optional(),
+      })
+      .loose(),
+    weights: z.object({ file: z.literal(WEIGHTS_FILE), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256') }).loose(),
+    parameters: positiveInt,
+  })
+  .loose()
+  .superRefine((card, ctx) => {
+    const { height, width, channels } = card.preprocess;
+    if (card.inputShape.join() !== [height, width, channels].join()) {
+      ctx.addIssue({ code: 'custom', path: ['inputShape'], message: `must equal [preprocess.height, preprocess.width, preprocess.channels] = [${height}, ${width}, ${channels}]` });
+    }
+    if (card.embeddingSize !== card.tower.embeddingSize) {
+      ctx.addIssue({ code: 'custom', path: ['embeddingSize'], message: `must equal tower.embeddingSize (${card.tower.embeddingSize})` });
+    }
+  });
+
+/** A model card that failed validation; `message` lists every problem with its path. */
+export class ModelCardError extends Error {
+  readonly issues: z.core.$ZodIssue[];
+
+  constructor(message: string, issues: z.core.$ZodIssue[] = [], options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ModelCardError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * Validates a model card (an object, or its JSON text) and returns it typed. Unknown keys are kept.
+ *
+ * @throws ModelCardError listing each invalid field, e.g. "thresholds.eer.far: Too big: expected number to be <=1"
+ * @example
+ * const card = parseModelCard(await readFile('models/omniglot/model-card.json', 'utf8'));
+ */
+export function parseModelCard(json: unknown): ModelCard {
+  let value = json;
+  if (typeof json === 'string') {
+    try {
+      value = JSON.parse(json);
+    } catch (err) {
+      throw new ModelCardError(`Invalid model card: not JSON (${err instanceof Error ? err.message : String(err)})`, [], { cause: err });
+    }
+  }
+  const result = modelCardSchema.safeParse(value);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.map(String).join('.') || '(card)'}: ${issue.message}`);
+    throw new ModelCardError(`Invalid model card:\n${lines.join('\n')}`, result.error.issues);
+  }
+  return result.data;
+}

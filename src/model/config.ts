@@ -1,0 +1,68 @@
+/**
+ * The model's configuration: what the tower looks like and how an image becomes its input.
+ * It is written into model-card.json so training, indexing and serving preprocess identically.
+ */
+
+/** How an image file becomes the tower's input tensor (see src/data/preprocess.ts). */
+export interface PreprocessConfig {
+  /** Input width and height in pixels after resizing. */
+  width: number;
+  height: number;
+  /** 1 = greyscale, 3 = RGB. */
+  channels: 1 | 3;
+  /** How the image is fitted to width x height: `fill` stretches, `contain` letterboxes, `cover` crops. */
+  fit: 'fill' | 'contain' | 'cover';
+  /** Invert intensities (1 - x) after scaling to [0, 1]; Omniglot's black strokes on white become bright strokes on black. */
+  invert: boolean;
+  /** Per-channel mean and standard deviation subtracted / divided after scaling (and inversion). */
+  mean: number;
+  std: number;
+}
+
+export type TowerArch =
+  /** Four conv3x3-ReLU-maxpool blocks and a dense projection: fast on CPU at 28x28 (the default). */
+  | 'conv4'
+  /** The original write-up's Keras tower: conv32-pool-conv64-pool-dense128-dense(embedding). */
+  | 'writeup'
+  /** Koch et al. 2015's convolutional Siamese tower (10x10-64, 7x7-128, 4x4-128, 4x4-256, dense 4096), meant for 105x105. */
+  | 'koch';
+
+export interface TowerConfig {
+  arch: TowerArch;
+  /** Embedding size (the output dimension). */
+  embeddingSize: number;
+  /** Filters of the first conv layer (later layers scale from it where the arch does). */
+  filters: number;
+  /** L2-normalise embeddings (outside the saved model, see src/model/embed.ts). */
+  l2Normalize: boolean;
+}
+
+export type LossName =
+  /** Hadsell, Chopra & LeCun 2006: same * d^2 + (1 - same) * max(0, margin - d)^2, halved. */
+  | 'contrastive'
+  /** The write-up's plain Euclidean pair loss: d regressed to 0 for same pairs and to `margin` for different pairs, no hinge. */
+  | 'euclidean'
+  /** Triplet loss with batch-hard mining (Hermans et al. 2017) over P x K batches. */
+  | 'triplet'
+  /** N-pair / softmax loss over scaled cosine similarities within a P x 2 batch (Sohn 2016). */
+  | 'npair';
+
+/** Distance between two embeddings as the model card records it. */
+export type Metric = 'l2' | 'cosine';
+
+export const DEFAULT_PREPROCESS: PreprocessConfig = {
+  width: 28,
+  height: 28,
+  channels: 1,
+  fit: 'fill',
+  invert: false,
+  mean: 0,
+  std: 1,
+};
+
+export const DEFAULT_TOWER: TowerConfig = {
+  arch: 'conv4',
+  embeddingSize: 64,
+  filters: 64,
+  l2Normalize: true,
+};

@@ -1,0 +1,154 @@
+/**
+ * Training batches in two halves: `planBatch` picks which images go in (cheap, deterministic, on the
+ * main thread, so a run is reproducible whatever the number of workers) and `materialiseBatch` turns a
+ * plan into pixels with rotations and random affine distortions (in the worker that trains on it).
+ *
+ * Identities can be multiplied by their four right-angle rotations ("virtual identities"). Image
+ * references in a plan are encoded as `image * rotations + quarterTurns`, so the samplers in
+ * src/data/pairs.ts work on virtual identities without knowing about rotations.
+ */
+import type { Rng } from '../data/rng.js';
+import { createRng } from '../data/rng.js';
+import { samplePairs, samplePK, sampleNPair } from '../data/pairs.js';
+import { rotate90, randomAffine, warpAffine, type AffineRanges } from '../data/augment.js';
+import type { LossName } from '../model/config.js';
+
+/** The images of a training or validation split, grouped for sampling. */
+export interface ClassPool {
+  /** 1, or 4 when each rotation of an identity is its own identity. */
+  rotations: 1 | 4;
+  /** Identity label of every image of the set. */
+  labels: Int32Array;
+  /** Virtual identity → encoded image references. */
+  members: Map<number, number[]>;
+  /** Virtual identities with at least one image. */
+  classes: number[];
+  /** Group (e.g. Omniglot alphabet) → its virtual identities. */
+  groups: Map<string, number[]>;
+}
+
+export interface BatchPlan {
+  loss: LossName;
+  /** Encoded image references (see module comment). */
+  refs: Int32Array;
+  /** Virtual identity of each reference (for triplet / N-pair). */
+  classes: Int32Array;
+  /** Pair losses: 1 for a same-identity pair; the first half of refs are the `a` sides, the second half the `b` sides. */
+  same?: Float32Array;
+  /** Seed of the augmentation of this batch. */
+  augmentSeed: number;
+}
+
+/** Parent folder of an identity name (`Latin/character03` → `Latin`); identities at the root share group `''`. */
+export function identityGroup(name: string): string {
+  const slash = name.lastIndexOf('/');
+  return slash < 0 ? '' : name.slice(0, slash);
+}
+
+/**
+ * Groups the images of the given identities for sampling.
+ *
+ * @example
+ * const pool = buildClassPool(set.labels, set.identities, split.train, true); // Omniglot: 4 rotations each
+ */
+export function buildClassPool(labels: Int32Array, identityNames: string[], identities: number[], rotate: boolean): ClassPool {
+  const rotations: 1 | 4 = rotate ? 4 : 1;
+  const wanted = new Set(identities);
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    if (!wanted.has(label)) continue;
+    for (let r = 0; r < rotations; r++) {
+      const virtual = label * rotations + r;
+      let list = members.get(virtual);
+      if (!list) members.set(virtual, (list = []));
+      list.push(i * rotations + r);
+    }
+  }
+  const classes = [...members.keys()].sort((a, b) => a - b);
+  const groups = new Map<string, number[]>();
+  for (const c of classes) {
+    const g = identityGroup(identityNames[Math.floor(c / rotations)]!) + (rotations > 1 ? `#${c % rotations}` : '');
+    let list = groups.get(g);
+    if (!list) groups.set(g, (list = []));
+    list.push(c);
+  }
+  return { rotations, labels, members, classes, groups };
+}
+
+export interface PlanOptions {
+  loss: LossName;
+  batchImages: number;
+  samplesPerIdentity: number;
+  groupsPerBatch: number;
+}
+
+/** Identities a batch may draw from: all of them, or those of a few random groups (harder negatives). */
+function candidateClasses(pool: ClassPool, groupsPerBatch: number, needed: number, rng: Rng): number[] {
+  if (groupsPerBatch <= 0 || pool.groups.size <= 1) return pool.classes;
+  const names = rng.shuffle([...pool.groups.keys()]);
+  const chosen: number[] = [];
+  for (let g = 0; g < names.length && (g < groupsPerBatch || chosen.length < needed); g++) chosen.push(...pool.groups.get(names[g]!)!);
+  return chosen;
+}
+
+/** Picks the images of one training step. Pure given `rng`. */
+export function planBatch(pool: ClassPool, options: PlanOptions, rng: Rng): BatchPlan {
+  const augmentSeed = rng.int(0x7fffffff);
+  const perClass = options.loss === 'triplet' ? options.samplesPerIdentity : 2;
+  const needed = Math.max(2, Math.floor(options.batchImages / perClass));
+  const candidates = candidateClasses(pool, options.groupsPerBatch, needed, rng);
+  if (options.loss === 'contrastive' || options.loss === 'euclidean') {
+    const pairs = samplePairs(pool.members, candidates, Math.max(2, Math.floor(options.batchImages / 2)), rng);
+    const refs = new Int32Array(pairs.a.length * 2);
+    refs.set(pairs.a, 0);
+    refs.set(pairs.b, pairs.a.length);
+    return { loss: options.loss, refs, classes: new Int32Array(0), same: pairs.same, augmentSeed };
+  }
+  const P = Math.min(needed, candidates.length);
+  const refs = options.loss === 'npair' ? sampleNPair(pool.members, candidates, P, rng) : samplePK(pool.members, candidates, P, perClass, rng);
+  return { loss: options.loss, refs, classes: refsToClasses(pool, refs), augmentSeed };
+}
+
+/** Virtual identity of each encoded reference: image label x rotations + quarter turns. */
+function refsToClasses(pool: ClassPool, refs: Int32Array): Int32Array {
+  const r = pool.rotations;
+  return Int32Array.from(refs, (ref) => pool.labels[Math.floor(ref / r)]! * r + (ref % r));
+}
+
+/** Mean of an image's outermost pixels: the background a distortion fills uncovered corners with. */
+function borderMean(pixels: Float32Array, w: number, h: number, c: number): number {
+  let sum = 0;
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x += y === 0 || y === h - 1 || w === 1 ? 1 : w - 1) {
+      for (let k = 0; k < c; k++) sum += pixels[(y * w + x) * c + k]!;
+      n += c;
+    }
+  }
+  return sum / n;
+}
+
+/** Image pixels of a plan: one NHWC Float32Array, rotated and distorted as planned. */
+export function materialiseBatch(
+  images: Float32Array,
+  shape: readonly [number, number, number],
+  plan: BatchPlan,
+  rotations: number,
+  augment: AffineRanges | null,
+): Float32Array {
+  const [h, w, c] = shape;
+  const size = h * w * c;
+  const out = new Float32Array(plan.refs.length * size);
+  const rng = createRng(plan.augmentSeed);
+  for (let i = 0; i < plan.refs.length; i++) {
+    const ref = plan.refs[i]!;
+    const image = Math.floor(ref / rotations);
+    const turns = ref % rotations;
+    let pixels: Float32Array = images.subarray(image * size, (image + 1) * size);
+    if (turns) pixels = rotate90(pixels, w, h, c, turns);
+    if (augment) pixels = warpAffine(pixels, w, h, c, randomAffine(rng, augment), borderMean(pixels, w, h, c));
+    out.set(pixels, i * size);
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+/**
+ * Training options: every flag of `npm run train`, resolved to one plain object that is
+ * stored in the checkpoint (so `--resume` continues the same run) and summarised in the model card.
+ */
+import type { LossName, PreprocessConfig, TowerConfig } from '../model/config.js';
+import { DEFAULT_PREPROCESS, DEFAULT_TOWER } from '../model/config.js';
+import type { BackendPreference } from '../model/backend.js';
+import type { AffineRanges } from '../data/augment.js';
+
+export interface TrainOptions {
+  /** Gallery root: one folder per identity. */
+  data: string;
+  /** Regular expressions on identity names: train only on matching identities (e.g. AT&T s1-s30). */
+  includeIdentities?: string;
+  excludeIdentities?: string;
+  /** Output model directory (model.json, weights.bin, model-card.json, plots, checkpoint/). */
+  out: string;
+  preprocess: PreprocessConfig;
+  tower: TowerConfig;
+  loss: LossName;
+  /** Margin of the contrastive, Euclidean and triplet losses (distance units of L2-normalised embeddings: 0..2). */
+  margin: number;
+  /** Initial logit scale of the N-pair loss (learned). */
+  scale: number;
+  /** Images per training step: pairs x 2 for pair losses, P x K for triplet, P x 2 for npair. */
+  batchImages: number;
+  /** K of the P x K batches used by the triplet loss. */
+  samplesPerIdentity: number;
+  epochs: number;
+  /** Steps in one epoch; 0 = enough steps to show every training image once on average. */
+  stepsPerEpoch: number;
+  learningRate: number;
+  /** Cosine decay of the learning rate to this fraction of its start over the run (1 = constant). */
+  finalLearningRateFraction: number;
+  /** Stop after this many minutes of training (0 = no limit); the learning-rate schedule then follows elapsed time. */
+  timeLimitMinutes: number;
+  valFraction: number;
+  seed: number;
+  backend?: BackendPreference;
+  /** Worker threads computing gradients in parallel (each with its own tfjs); 0 = the main thread alone. */
+  workers: number;
+  /** Random affine distortions (Koch et al. 2015); null = off. */
+  augment: AffineRanges | null;
+  /** Treat each of the 4 right-angle rotations of an identity as its own identity (Omniglot practice). */
+  rotateIdentities: boolean;
+  /**
+   * Draw each batch's identities from a few groups (the identity's parent folder, e.g. the Omniglot alphabet),
+   * so negatives are as similar as the ones met at test time. 0 = off; n = draw from n groups per batch.
+   */
+  groupsPerBatch: number;
+  /** Early stopping: epochs without improvement of the validation MAP@R before stopping (0 = off). */
+  patience: number;
+  /** False-accept rates the calibration reports thresholds for; the first is the default. */
+  targetFars: number[];
+  /** What to do with an unreadable image: skip it with a warning, or fail. */
+  onUnreadable: 'skip' | 'fail';
+  /** Cap on validation images embedded each epoch (they are sampled once, by identity). */
+  maxValImages: number;
+  /** Continue from out/checkpoint if it exists. */
+  resume: boolean;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
+  preprocess: DEFAULT_PREPROCESS,
+  tower: DEFAULT_TOWER,
+  loss: 'contrastive',
+  margin: 1,
+  scale: 10,
+  batchImages: 128,
+  samplesPerIdentity: 4,
+  epochs: 20,
+  stepsPerEpoch: 0,
+  learningRate: 1e-3,
+  finalLearningRateFraction: 0.05,
+  timeLimitMinutes: 0,
+  valFraction: 0.2,
+  seed: 42,
+  workers: -1,
+  augment: null,
+  rotateIdentities: false,
+  groupsPerBatch: 0,
+  patience: 5,
+  targetFars: [1e-3, 1e-2],
+  onUnreadable: 'fail',
+  maxValImages: 4000,
+  resume: false,
+};
+
+/** Learning rate at a point of the run, `progress` in [0, 1]: cosine decay from `lr` to `lr * final`. */
+export function learningRateAt(options: Pick<TrainOptions, 'learningRate' | 'finalLearningRateFraction'>, progress: number): number {
+  const p = Math.min(1, Math.max(0, progress));
+  const floor = options.finalLearningRateFraction;
+  return options.learningRate * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
