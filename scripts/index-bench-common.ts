@@ -1,0 +1,83 @@
+/** Shared bits of the index benchmark scripts: result files and machine description. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { readIdxDataset } from '../src/data/idx.js';
+import { DEFAULT_PREPROCESS, DEFAULT_TOWER } from '../src/model/config.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
+
+/** What the numbers were measured on (the machine is shared: the load average matters). */
+export function machine(): { cpu: string; cores: number; memGiB: number; node: string; loadavg: number[] } {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadavg: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+/**
+ * Writes `<name>.json` (with the machine and time) and `<name>.md` into `dir`.
+ *
+ * @example
+ * await writeResults('bench/results', 'index-recall', result, table);
+ */
+export async function writeResults(dir: string, name: string, result: unknown, markdownText: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const json = join(dir, `${name}.json`);
+  const md = join(dir, `${name}.md`);
+  await writeFileAtomic(json, `${JSON.stringify({ name, measuredAt: new Date().toISOString(), machine: machine(), result }, null, 2)}\n`);
+  await writeFile(md, markdownText);
+  return [json, md];
+}
+
+/** Peak-ish memory of this process in MiB. */
+export function memoryMiB(): { rss: number; heapUsed: number; external: number } {
+  const m = process.memoryUsage();
+  const mib = (x: number): number => Math.round(x / 2 ** 20);
+  return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), external: mib(m.external) };
+}
+
+/** Markdown table from rows of equal keys. */
+export function table(rows: Record<string, string | number>[]): string {
+  if (rows.length === 0) return '';
+  const keys = Object.keys(rows[0]);
+  return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---:').join('|')}|`, ...rows.map((r) => `| ${keys.map((k) => String(r[k])).join(' | ')} |`)].join('\n');
+}
+
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** A random-weight conv4 tower saved as a model directory (what the benchmark uses without --model). */
+export async function randomModel(dir: string): Promise<string> {
+  const { saveModel } = await import('../src/model/io.js');
+  const { buildTower } = await import('../src/model/tower.js');
+  const { initBackend } = await import('../src/model/backend.js');
+  await initBackend({ preference: 'wasm', log: () => {} });
+  const tower = buildTower(DEFAULT_TOWER, DEFAULT_PREPROCESS, 7);
+  const point = { threshold: 1, far: 0.5, tar: 0.5 };
+  await saveModel(dir, tower, {
+    name: 'random-conv4',
+    preprocess: DEFAULT_PREPROCESS,
+    tower: DEFAULT_TOWER,
+    metric: 'l2',
+    loss: { name: 'npair', scale: 25 },
+    thresholds: { eer: point, atFar: [], default: 1 },
+    validation: { auc: 0.5, eer: 0.5, samePairs: 0, differentPairs: 0 },
+    training: { backend: 'none', seed: 7, epochs: 0, steps: 0, batchSize: 1, learningRate: 0, wallSeconds: 0, trainIdentities: 0, valIdentities: 0, images: 0, dataDigest: 'untrained' },
+  });
+  tower.dispose();
+  return dir;
+}
+
+/** Fashion-MNIST train + test images as raw bytes (count x 784). */
+export async function fashionMnist(limit: number): Promise<{ images: Uint8Array; count: number }> {
+  const train = await readIdxDataset(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'), join(FASHION_MNIST_DIR, 'train-labels-idx1-ubyte.gz'));
+  const test = await readIdxDataset(join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz'), join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'));
+  const count = Math.min(limit, train.count + test.count);
+  const images = new Uint8Array(count * 784);
+  images.set(train.images.subarray(0, Math.min(count, train.count) * 784));
+  if (count > train.count) images.set(test.images.subarray(0, (count - train.count) * 784), train.count * 784);
+  return { images, count };
+}
+

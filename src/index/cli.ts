@@ -1,0 +1,126 @@
+/**
+ * The shared command line of `npm run index` and `npm run reindex` (src/cli/*.ts are thin
+ * wrappers). Prints ONE summary line on stdout and exits 0, or prints `error [CODE]: …` on
+ * stderr and exits non-zero (75 when another run holds the lock, so cron wrappers can tell
+ * "try later" from "broken"); CURRENT is untouched on failure.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseBackendPreference } from '../model/backend.js';
+import { IndexError } from './errors.js';
+import { DEFAULT_HNSW_PARAMS } from './hnsw.js';
+import { openModelEmbedder } from './model-embedder.js';
+import { DEFAULT_MAX_DELETED_FRACTION } from './plan.js';
+import { createProgress } from './progress.js';
+import { DEFAULT_KEEP, formatSummary, runIndex } from './reindex.js';
+import { GalleryStore } from './store.js';
+
+export const EXIT_LOCKED = 75;
+
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+const nonNegativeInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+};
+const fraction = (value: string): number => {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be between 0 and 1');
+  return n;
+};
+
+interface Flags {
+  model: string;
+  gallery: string;
+  out: string;
+  store?: string;
+  workers: number;
+  batchSize: number;
+  m?: number;
+  efConstruction?: number;
+  ef?: number;
+  seed?: number;
+  keep: number;
+  maxDeleted: number;
+  rebuild?: boolean;
+  backend?: string;
+  progress: boolean;
+}
+
+/** Default worker count: one per core when there is more than one (wasm is single-threaded). */
+export function defaultWorkers(): number {
+  const cores = availableParallelism();
+  return cores > 1 ? cores : 0;
+}
+
+/**
+ * @example
+ * await indexProgram('reindex').parseAsync(process.argv);
+ */
+export function indexProgram(mode: 'build' | 'reindex'): Command {
+  const program = new Command(mode === 'build' ? 'index' : 'reindex')
+    .description(
+      mode === 'build'
+        ? 'Embed every gallery image and write a new index snapshot; switch index/CURRENT to it.'
+        : 'Bring the index up to date: embed only added or changed images, drop removed ones, write a new snapshot, switch CURRENT.',
+    )
+    .requiredOption('--model <dir>', 'trained model directory (model.json, weights.bin, model-card.json)')
+    .requiredOption('--gallery <dir>', 'gallery folder: one subfolder of images per identity')
+    .option('--out <dir>', 'index folder (snapshots + CURRENT)', 'index')
+    .option('--store <dir>', 'gallery store (API enrolments and deletions); default <gallery>/.twinsearch')
+    .option('--workers <n>', 'embedding worker threads (0 = main thread)', nonNegativeInt, defaultWorkers())
+    .option('--batch-size <n>', 'images per forward pass', positiveInt, 64)
+    .option('--m <n>', `HNSW graph degree M (default: previous snapshot's, else ${DEFAULT_HNSW_PARAMS.M})`, positiveInt)
+    .option('--ef-construction <n>', `HNSW efConstruction (default: previous, else ${DEFAULT_HNSW_PARAMS.efConstruction})`, positiveInt)
+    .option('--ef <n>', `search ef stored in the snapshot (default: previous, else ${DEFAULT_HNSW_PARAMS.ef})`, positiveInt)
+    .option('--seed <n>', `HNSW random seed (default ${DEFAULT_HNSW_PARAMS.randomSeed})`, nonNegativeInt)
+    .option('--keep <n>', 'snapshots to keep (the current one always stays)', positiveInt, DEFAULT_KEEP)
+    .option('--max-deleted <fraction>', 'rebuild the graph when deleted points would pass this fraction', fraction, DEFAULT_MAX_DELETED_FRACTION)
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'node', 'wasm', 'cpu']))
+    .option('--no-progress', 'no progress bars (they only show on a terminal anyway)');
+  if (mode === 'reindex') program.option('--rebuild', 'build a new graph even if an incremental update would do (vectors are reused)');
+  program.action(async (flags: Flags) => {
+    process.exitCode = await run(mode, flags);
+  });
+  return program;
+}
+
+async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
+  const progress = createProgress(flags.progress && Boolean(process.stderr.isTTY));
+  let embedder: Awaited<ReturnType<typeof openModelEmbedder>> | undefined;
+  try {
+    embedder = await openModelEmbedder(resolve(flags.model), {
+      workers: flags.workers,
+      batchSize: flags.batchSize,
+      backend: parseBackendPreference(flags.backend),
+    });
+    const summary = await runIndex({
+      indexDir: resolve(flags.out),
+      store: new GalleryStore(flags.gallery, { storeDir: flags.store }),
+      embedder,
+      mode,
+      params: { M: flags.m, efConstruction: flags.efConstruction, ef: flags.ef, randomSeed: flags.seed },
+      rebuild: flags.rebuild,
+      maxDeletedFraction: flags.maxDeleted,
+      keep: flags.keep,
+      onProgress: progress.onProgress,
+      onWarning: progress.warn,
+    });
+    progress.stop();
+    process.stdout.write(`${formatSummary(summary)}\n`);
+    return 0;
+  } catch (error) {
+    progress.stop();
+    const code = error instanceof IndexError ? error.code : ((error as { code?: unknown }).code ?? 'FAILED');
+    process.stderr.write(`error [${String(code)}]: ${(error as Error).message ?? String(error)}\n`);
+    if (process.env.TWINSEARCH_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+    return error instanceof IndexError && error.code === 'LOCKED' ? EXIT_LOCKED : 1;
+  } finally {
+    await embedder?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Embedding worker thread (started by embed-workers.ts): its own tfjs backend and tower; per
+ * request it embeds a chunk of preprocessed images and sends the vectors back (transferred).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../model/backend.js';
+import { embedImageSetAsync } from '../model/embed.js';
+import { loadModel } from '../model/io.js';
+import { tsWorkerData } from '../util/worker.js';
+import type { EmbedWorkerInit, EmbedWorkerReply, EmbedWorkerRequest } from './embed-workers.js';
+
+const init = tsWorkerData<EmbedWorkerInit>(workerData);
+const port = parentPort!;
+
+const message = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+
+async function main(): Promise<void> {
+  await initBackend({ preference: init.backend, log: () => {} });
+  const { tower, card } = await loadModel(init.modelDir);
+  const shape: [number, number, number] = [card.preprocess.height, card.preprocess.width, card.preprocess.channels];
+  // Requests are handled one at a time: each awaits the previous (tfjs has one engine per thread).
+  let queue = Promise.resolve();
+  port.on('message', (request: EmbedWorkerRequest) => {
+    queue = queue.then(async () => {
+      try {
+        const vectors = await embedImageSetAsync(tower, request.data, request.count, shape, { batchSize: init.batchSize, l2Normalize: init.l2Normalize });
+        port.postMessage({ ok: true, id: request.id, vectors } satisfies EmbedWorkerReply, [vectors.buffer as ArrayBuffer]);
+      } catch (error) {
+        port.postMessage({ ok: false, id: request.id, error: message(error) } satisfies EmbedWorkerReply);
+      }
+    });
+  });
+  port.postMessage({ ok: true, ready: true, dim: card.embeddingSize, backend: tf.getBackend() } satisfies EmbedWorkerReply);
+}
+
+main().catch((error: unknown) => {
+  port.postMessage({ ok: false, error: message(error) } satisfies EmbedWorkerReply);
+});
