@@ -28,7 +28,7 @@ import { storesNormalized } from '../src/index/distance.js';
 import { exactSearch, recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw } from '../src/index/hnsw.js';
 import { metaFromCard } from '../src/index/model-embedder.js';
-import { fashionMnist, memoryMiB, randomModel, table, writeResults } from './index-bench-common.js';
+import { fashionMnist, memoryMiB, randomModel, table, writeResults } from './bench-common.js';
 
 const repo = resolve(import.meta.dirname, '..');
 

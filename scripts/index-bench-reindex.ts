@@ -20,7 +20,7 @@ import { openModelEmbedder } from '../src/index/model-embedder.js';
 import { formatSummary, runIndex, type IndexRunSummary } from '../src/index/reindex.js';
 import { GalleryStore, HASH_CACHE_FILE } from '../src/index/store.js';
 import { syntheticPng, writeTinyModel } from '../src/index/testing.js';
-import { fashionMnist, randomModel, table, writeResults } from './index-bench-common.js';
+import { fashionMnist, randomModel, table, writeResults } from './bench-common.js';
 
 const repo = resolve(import.meta.dirname, '..');
 

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createRng } from '../src/data/rng.js';
 import { exactSearch, recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw, loadHnsw } from '../src/index/hnsw.js';
-import { memoryMiB, table, writeResults } from './index-bench-common.js';
+import { memoryMiB, table, writeResults } from './bench-common.js';
 
 const repo = resolve(import.meta.dirname, '..');
 

@@ -23,7 +23,7 @@ import { openSnapshot } from '../src/index/open.js';
 import { readCurrent } from '../src/index/snapshot.js';
 import { GalleryStore } from '../src/index/store.js';
 import { syntheticPng, writeSyntheticGallery, writeTinyModel } from '../src/index/testing.js';
-import { writeResults } from './index-bench-common.js';
+import { writeResults } from './bench-common.js';
 
 const repo = resolve(import.meta.dirname, '..');
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCrashTest } from '../scripts/index-crash.js';
-import { writeResults } from '../scripts/index-bench-common.js';
+import { writeResults } from '../scripts/bench-common.js';
 import { recallMarkdown, runRecallBench } from '../scripts/index-bench-recall.js';
 import { reindexMarkdown, runReindexBench } from '../scripts/index-bench-reindex.js';
 import { runSyntheticBench, syntheticMarkdown } from '../scripts/index-bench-synthetic.js';

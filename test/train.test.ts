@@ -122,3 +122,13 @@ describe('train: interruption and resume', () => {
     expect(second.card!.training.steps).toBe(10);
   }, 300_000);
 });
+
+describe('train: early stopping', () => {
+  it('stops when validation MAP@R has not improved for `patience` epochs and keeps the best epoch', async () => {
+    // A learning rate of 0 freezes the weights: validation cannot improve after epoch 1.
+    const result = await train(options(path.join(dir, 'model-early'), { epochs: 10, stepsPerEpoch: 2, patience: 2, learningRate: 0 }));
+    expect(result.outcome).toBe('early-stopped');
+    expect(result.history).toHaveLength(3);
+    expect(result.card!.validation.bestEpoch).toBe(1);
+  }, 120_000);
+});

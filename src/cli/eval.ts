@@ -3,9 +3,7 @@
  * `npm run eval -- verify --model DIR --data DIR [--json FILE] [--report FILE]`
  */
 import { Command } from 'commander';
-import path from 'node:path';
-import { readOneShotRuns } from '../data/omniglot.js';
-import { datasetsDir } from '../data/datasets.js';
+import { defaultOneShotRunsDir, readOneShotRuns } from '../data/omniglot.js';
 import { initBackend, parseBackendPreference } from '../model/backend.js';
 import { loadModel } from '../model/io.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -27,7 +25,7 @@ export function evalCommand(): Command {
     .command('omniglot')
     .description('20-way within-alphabet one-shot accuracy on the 20 standard Omniglot runs')
     .requiredOption('--model <dir>', 'model directory')
-    .option('--runs <dir>', 'all_runs directory', path.join(datasetsDir(), 'omniglot/one-shot-classification/all_runs'))
+    .option('--runs <dir>', 'all_runs directory', defaultOneShotRunsDir())
     .option('--json <file>', 'write the result as JSON')
     .option('--report <file>', 'write a markdown report')
     .option('--backend <name>', 'tfjs backend')

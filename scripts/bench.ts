@@ -1,0 +1,7 @@
+/** `npm run bench -- <name>`: the benchmark suite. Each writes JSON to bench/results/ and a markdown table. */
+import { Command } from 'commander';
+import { trainBenchCommand } from './bench-train.js';
+
+const program = new Command('bench').description('twinsearch benchmarks');
+program.addCommand(trainBenchCommand());
+await program.parseAsync(process.argv);

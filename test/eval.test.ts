@@ -1,0 +1,53 @@
+/** Evaluation: the one-shot scorer on the real Omniglot runs, and the markdown reports. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { access } from 'node:fs/promises';
+import { defaultOneShotRunsDir, readOneShotRuns } from '../src/data/omniglot.js';
+import { initBackend } from '../src/model/backend.js';
+import { buildTower } from '../src/model/tower.js';
+import { DEFAULT_PREPROCESS, DEFAULT_TOWER } from '../src/model/config.js';
+import type { ModelCard } from '../src/model/card.js';
+import { evaluateOneShot, nearest } from '../src/eval/omniglot.js';
+import { KOCH_2015_ONE_SHOT, oneShotReport } from '../src/eval/report.js';
+
+describe('nearest', () => {
+  it('returns the index of the closest candidate row', () => {
+    const candidates = Float32Array.from([0, 0, 5, 5, 1, 1]);
+    expect(nearest(Float32Array.from([0.9, 1.2]), candidates, 2)).toBe(2);
+    expect(nearest(Float32Array.from([4, 6]), candidates, 2)).toBe(1);
+  });
+});
+
+const runsDir = defaultOneShotRunsDir();
+const haveRuns = await access(runsDir).then(
+  () => true,
+  () => false,
+);
+
+describe.skipIf(!haveRuns)('evaluateOneShot on the standard runs', () => {
+  beforeAll(async () => {
+    await initBackend({ preference: 'wasm', log: () => {} });
+  });
+
+  it('scores every test item of every run once and reports per-run accuracy', async () => {
+    const runs = (await readOneShotRuns(runsDir)).slice(0, 2);
+    const preprocess = { ...DEFAULT_PREPROCESS, invert: true };
+    const tower = buildTower(DEFAULT_TOWER, preprocess, 1);
+    const card = { preprocess, tower: DEFAULT_TOWER, embeddingSize: DEFAULT_TOWER.embeddingSize } as unknown as ModelCard;
+    const result = await evaluateOneShot(tower, card, runs);
+    expect(result.total).toBe(40);
+    expect(result.runs.map((r) => r.run)).toEqual(['run01', 'run02']);
+    expect(result.accuracy).toBeCloseTo(result.correct / 40);
+    // An untrained tower still beats chance (1/20) by far less than a trained one; it must not be perfect.
+    expect(result.accuracy).toBeLessThan(0.9);
+    const md = oneShotReport(result, { model: 'x', modelId: 'random', command: 'test' });
+    expect(md).toContain('Siamese Neural Net (Koch et al. 2015) | 92.00%');
+    expect(md).toContain('| run02 |');
+    tower.dispose();
+  }, 60_000);
+});
+
+describe('published reference table', () => {
+  it('holds Koch et al. 2015 Table 2', () => {
+    expect(KOCH_2015_ONE_SHOT.find((r) => r.method.startsWith('Humans'))!.accuracy).toBe(0.955);
+  });
+});
