@@ -20,6 +20,20 @@ export function parsePositiveInteger(value: string): number {
   return n;
 }
 
+export function parseNonNegativeInteger(value: string): number {
+  const n = parseInteger(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
+  return n;
+}
+
+/** A fraction in [0, 1] (both ends allowed). */
+export function parseUnitInterval(value: string): number {
+  const n = parseNumber(value);
+  if (n < 0 || n > 1) throw new InvalidArgumentError(`"${value}" must be between 0 and 1`);
+  return n;
+}
+
+/** A fraction in [0, 1). */
 export function parseFraction(value: string): number {
   const n = parseNumber(value);
   if (n < 0 || n >= 1) throw new InvalidArgumentError(`"${value}" must be in [0, 1)`);

@@ -1,4 +1,4 @@
 /** `npm run index -- --model DIR --gallery DIR [--out index]`: full build of a new index snapshot. */
-import { indexProgram } from '../index/cli.js';
+import { indexProgram } from './index-program.js';
 
 await indexProgram('build').parseAsync(process.argv);

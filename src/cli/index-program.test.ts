@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EXIT_LOCKED } from './cli.js';
-import { acquireLock } from './lock.js';
-import { readCurrent } from './snapshot.js';
-import { writeSyntheticGallery, writeTinyModel } from './testing.js';
+import { EXIT_LOCKED } from './index-program.js';
+import { acquireLock } from '../index/lock.js';
+import { readCurrent } from '../index/snapshot.js';
+import { writeSyntheticGallery, writeTinyModel } from '../index/testing.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');

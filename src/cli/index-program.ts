@@ -6,33 +6,18 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { parseNonNegativeInteger, parsePositiveInteger, parseUnitInterval } from './common.js';
 import { parseBackendPreference } from '../model/backend.js';
-import { IndexError } from './errors.js';
-import { DEFAULT_HNSW_PARAMS } from './hnsw.js';
-import { openModelEmbedder } from './model-embedder.js';
-import { DEFAULT_MAX_DELETED_FRACTION } from './plan.js';
-import { createProgress } from './progress.js';
-import { DEFAULT_KEEP, formatSummary, runIndex } from './reindex.js';
-import { GalleryStore } from './store.js';
+import { IndexError } from '../index/errors.js';
+import { DEFAULT_HNSW_PARAMS } from '../index/hnsw.js';
+import { openModelEmbedder } from '../index/model-embedder.js';
+import { DEFAULT_MAX_DELETED_FRACTION } from '../index/plan.js';
+import { createProgress } from '../index/progress.js';
+import { DEFAULT_KEEP, formatSummary, runIndex } from '../index/reindex.js';
+import { GalleryStore } from '../index/store.js';
 
 export const EXIT_LOCKED = 75;
-
-const positiveInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-};
-const nonNegativeInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
-  return n;
-};
-const fraction = (value: string): number => {
-  const n = Number(value);
-  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be between 0 and 1');
-  return n;
-};
 
 interface Flags {
   model: string;
@@ -73,14 +58,14 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
     .requiredOption('--gallery <dir>', 'gallery folder: one subfolder of images per identity')
     .option('--out <dir>', 'index folder (snapshots + CURRENT)', 'index')
     .option('--store <dir>', 'gallery store (API enrolments and deletions); default <gallery>/.twinsearch')
-    .option('--workers <n>', 'embedding worker threads (0 = main thread)', nonNegativeInt, defaultWorkers())
-    .option('--batch-size <n>', 'images per forward pass', positiveInt, 64)
-    .option('--m <n>', `HNSW graph degree M (default: previous snapshot's, else ${DEFAULT_HNSW_PARAMS.M})`, positiveInt)
-    .option('--ef-construction <n>', `HNSW efConstruction (default: previous, else ${DEFAULT_HNSW_PARAMS.efConstruction})`, positiveInt)
-    .option('--ef <n>', `search ef stored in the snapshot (default: previous, else ${DEFAULT_HNSW_PARAMS.ef})`, positiveInt)
-    .option('--seed <n>', `HNSW random seed (default ${DEFAULT_HNSW_PARAMS.randomSeed})`, nonNegativeInt)
-    .option('--keep <n>', 'snapshots to keep (the current one always stays)', positiveInt, DEFAULT_KEEP)
-    .option('--max-deleted <fraction>', 'rebuild the graph when deleted points would pass this fraction', fraction, DEFAULT_MAX_DELETED_FRACTION)
+    .option('--workers <n>', 'embedding worker threads (0 = main thread)', parseNonNegativeInteger, defaultWorkers())
+    .option('--batch-size <n>', 'images per forward pass', parsePositiveInteger, 64)
+    .option('--m <n>', `HNSW graph degree M (default: previous snapshot's, else ${DEFAULT_HNSW_PARAMS.M})`, parsePositiveInteger)
+    .option('--ef-construction <n>', `HNSW efConstruction (default: previous, else ${DEFAULT_HNSW_PARAMS.efConstruction})`, parsePositiveInteger)
+    .option('--ef <n>', `search ef stored in the snapshot (default: previous, else ${DEFAULT_HNSW_PARAMS.ef})`, parsePositiveInteger)
+    .option('--seed <n>', `HNSW random seed (default ${DEFAULT_HNSW_PARAMS.randomSeed})`, parseNonNegativeInteger)
+    .option('--keep <n>', 'snapshots to keep (the current one always stays)', parsePositiveInteger, DEFAULT_KEEP)
+    .option('--max-deleted <fraction>', 'rebuild the graph when deleted points would pass this fraction', parseUnitInterval, DEFAULT_MAX_DELETED_FRACTION)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'node', 'wasm', 'cpu']))
     .option('--no-progress', 'no progress bars (they only show on a terminal anyway)');
   if (mode === 'reindex') program.option('--rebuild', 'build a new graph even if an incremental update would do (vectors are reused)');
