@@ -51,3 +51,22 @@ describe('published reference table', () => {
     expect(KOCH_2015_ONE_SHOT.find((r) => r.method.startsWith('Humans'))!.accuracy).toBe(0.955);
   });
 });
+
+describe('test-time augmentation', () => {
+  it('averages the views into unit vectors, and a single identity view equals plain embedding', async () => {
+    const { embedWithViews, shiftViews } = await import('../src/eval/tta.js');
+    const { embedImageSetAsync } = await import('../src/model/embed.js');
+    const { IDENTITY_AFFINE } = await import('../src/data/augment.js');
+    await initBackend({ preference: 'wasm', log: () => {} });
+    const tower = buildTower(DEFAULT_TOWER, DEFAULT_PREPROCESS, 3);
+    const data = Float32Array.from({ length: 3 * 28 * 28 }, (_, i) => ((i * 7919) % 97) / 97);
+    const plain = await embedImageSetAsync(tower, data, 3, [28, 28, 1], { l2Normalize: true });
+    const single = await embedWithViews(tower, data, 3, [28, 28, 1], true, [IDENTITY_AFFINE]);
+    expect(Math.max(...single.map((v, i) => Math.abs(v - plain[i]!)))).toBeLessThan(1e-6);
+    const tta = await embedWithViews(tower, data, 3, [28, 28, 1], true, shiftViews(28, 28));
+    const norm = Math.hypot(...tta.subarray(0, 64));
+    expect(norm).toBeCloseTo(1, 5);
+    expect(tta).not.toEqual(plain);
+    tower.dispose();
+  });
+});

@@ -26,16 +26,17 @@ export function evalCommand(): Command {
     .description('20-way within-alphabet one-shot accuracy on the 20 standard Omniglot runs')
     .requiredOption('--model <dir>', 'model directory')
     .option('--runs <dir>', 'all_runs directory', defaultOneShotRunsDir())
+    .option('--tta', 'test-time augmentation: average embeddings over one-pixel shifts', false)
     .option('--json <file>', 'write the result as JSON')
     .option('--report <file>', 'write a markdown report')
     .option('--backend <name>', 'tfjs backend')
-    .action(async (f: { model: string; runs: string; json?: string; report?: string; backend?: string }) => {
+    .action(async (f: { model: string; runs: string; tta: boolean; json?: string; report?: string; backend?: string }) => {
       await initBackend({ preference: parseBackendPreference(f.backend) });
       const { tower, card } = await loadModel(f.model);
-      const result = await evaluateOneShot(tower, card, await readOneShotRuns(f.runs));
+      const result = await evaluateOneShot(tower, card, await readOneShotRuns(f.runs), { tta: f.tta });
       for (const r of result.runs) say(`${r.run}: ${r.correct}/${r.total}`);
       say(`one-shot accuracy: ${(result.accuracy * 100).toFixed(2)}% (${result.correct}/${result.total})`);
-      await writeOutputs({ model: f.model, modelId: card.modelId, ...result }, oneShotReport(result, { model: f.model, modelId: card.modelId, command }), f);
+      await writeOutputs({ model: f.model, modelId: card.modelId, tta: f.tta, ...result }, oneShotReport(result, { model: f.model, modelId: card.modelId, command }), f);
       process.stdout.write(`${JSON.stringify({ accuracy: result.accuracy })}\n`);
     });
   program

@@ -6,7 +6,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { OneShotRun } from '../data/omniglot.js';
 import { preprocessImage } from '../data/preprocess.js';
-import { embedImageSetAsync, l2Distance } from '../model/embed.js';
+import { l2Distance } from '../model/embed.js';
+import { IDENTITY_AFFINE } from '../data/augment.js';
+import { embedWithViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
 
 export interface OneShotRunResult {
@@ -38,13 +40,19 @@ export function nearest(query: Float32Array, candidates: Float32Array, dim: numb
   return best;
 }
 
-async function embedFiles(tower: tf.LayersModel, card: ModelCard, files: string[]): Promise<Float32Array> {
+export interface OneShotOptions {
+  /** Test-time augmentation: average each embedding over the image and its four one-pixel shifts. */
+  tta?: boolean;
+}
+
+async function embedFiles(tower: tf.LayersModel, card: ModelCard, files: string[], options: OneShotOptions): Promise<Float32Array> {
   const { width, height, channels } = card.preprocess;
   const size = width * height * channels;
   const data = new Float32Array(files.length * size);
   const images = await Promise.all(files.map((f) => preprocessImage(f, card.preprocess)));
   images.forEach((img, i) => data.set(img, i * size));
-  return embedImageSetAsync(tower, data, files.length, [height, width, channels], { l2Normalize: card.tower.l2Normalize, batchSize: 64 });
+  const views = options.tta ? shiftViews(width, height) : [IDENTITY_AFFINE];
+  return embedWithViews(tower, data, files.length, [height, width, channels], card.tower.l2Normalize, views);
 }
 
 /**
@@ -54,12 +62,12 @@ async function embedFiles(tower: tf.LayersModel, card: ModelCard, files: string[
  * const runs = await readOneShotRuns('../shared/datasets/omniglot/one-shot-classification/all_runs');
  * const { accuracy } = await evaluateOneShot(tower, card, runs); // 0.9 = 90%
  */
-export async function evaluateOneShot(tower: tf.LayersModel, card: ModelCard, runs: OneShotRun[]): Promise<OneShotResult> {
+export async function evaluateOneShot(tower: tf.LayersModel, card: ModelCard, runs: OneShotRun[], options: OneShotOptions = {}): Promise<OneShotResult> {
   const dim = card.embeddingSize;
   const results: OneShotRunResult[] = [];
   for (const run of runs) {
-    const train = await embedFiles(tower, card, run.trainFiles);
-    const test = await embedFiles(tower, card, run.testFiles);
+    const train = await embedFiles(tower, card, run.trainFiles, options);
+    const test = await embedFiles(tower, card, run.testFiles, options);
     let correct = 0;
     run.testFiles.forEach((_, i) => {
       if (nearest(test.subarray(i * dim, (i + 1) * dim), train, dim) === run.answers[i]) correct++;

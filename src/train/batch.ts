@@ -117,7 +117,7 @@ function refsToClasses(pool: ClassPool, refs: Int32Array): Int32Array {
 }
 
 /** Mean of an image's outermost pixels: the background a distortion fills uncovered corners with. */
-function borderMean(pixels: Float32Array, w: number, h: number, c: number): number {
+export function borderMean(pixels: Float32Array, w: number, h: number, c: number): number {
   let sum = 0;
   let n = 0;
   for (let y = 0; y < h; y++) {
