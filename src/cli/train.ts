@@ -42,6 +42,7 @@ export function trainCommand(): Command {
     .option('--backend <name>', 'tfjs backend: auto, node, wasm or cpu (env TWINSEARCH_BACKEND)')
     .option('--workers <n>', 'gradient worker threads (-1: one per core unless tfjs-node)', parseInteger, d.workers)
     .option('--augment', 'random affine distortions (rotation, shear, scale, shift)', false)
+    .option('--flip', 'random left-right mirrors (faces, products; not characters)', false)
     .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
     .option('--groups-per-batch <n>', 'draw each batch from this many parent folders (harder negatives; 0 = off)', parseInteger, d.groupsPerBatch)
     .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
@@ -78,7 +79,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     seed: f.seed as number,
     backend: parseBackendPreference(f.backend as string | undefined),
     workers: f.workers as number,
-    augment: f.augment ? KOCH_AFFINE_RANGES : null,
+    augment: f.augment || f.flip ? { ...KOCH_AFFINE_RANGES, probability: f.augment ? KOCH_AFFINE_RANGES.probability : 0, flipProbability: f.flip ? 0.5 : 0 } : null,
     rotateIdentities: !!f.rotateIdentities,
     groupsPerBatch: f.groupsPerBatch as number,
     patience: f.patience as number,

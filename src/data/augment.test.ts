@@ -122,3 +122,21 @@ describe('randomAffine', () => {
     expect(t.shearX).not.toBe(0);
   });
 });
+
+describe('randomAffine flips', () => {
+  it('mirrors left-right with flipProbability and never without it', async () => {
+    const { createRng } = await import('./rng.js');
+    const rng = createRng(5);
+    const flipped = Array.from({ length: 400 }, () => randomAffine(rng, { flipProbability: 0.5 }).scaleX < 0).filter(Boolean).length;
+    expect(flipped).toBeGreaterThan(150);
+    expect(flipped).toBeLessThan(250);
+    const none = Array.from({ length: 200 }, () => randomAffine(rng).scaleX < 0).some(Boolean);
+    expect(none).toBe(false);
+  });
+
+  it('a mirror reverses each row exactly', () => {
+    const src = Float32Array.from({ length: 4 * 3 }, (_, i) => i);
+    const out = warpAffine(src, 4, 3, 1, { ...IDENTITY_AFFINE, scaleX: -1 }, 0);
+    expect(Array.from(out.subarray(0, 4))).toEqual([3, 2, 1, 0]);
+  });
+});

@@ -49,6 +49,8 @@ export interface AffineRanges {
   shift: number;
   /** Probability that each of the 7 components is applied at all (else it stays at identity). */
   probability: number;
+  /** Probability of a left-right mirror (scaleX negated): right for faces and products, wrong for characters. Default 0. */
+  flipProbability?: number;
 }
 
 /**
@@ -78,7 +80,9 @@ export function randomAffine(rng: Rng, ranges: Partial<AffineRanges> = {}): Affi
   const r = { ...KOCH_AFFINE_RANGES, ...ranges };
   const component = (draw: number, identity: number): number => (rng.next() < r.probability ? draw : identity);
   const maxRotation = (r.rotationDeg * Math.PI) / 180;
-  return {
+  // Drawn only when enabled, so streams of unflipped runs are unchanged.
+  const mirror = (r.flipProbability ?? 0) > 0 && rng.next() < r.flipProbability! ? -1 : 1;
+  const affine = {
     rotation: component(rng.uniform(-maxRotation, maxRotation), 0),
     shearX: component(rng.uniform(-r.shear, r.shear), 0),
     shearY: component(rng.uniform(-r.shear, r.shear), 0),
@@ -87,6 +91,7 @@ export function randomAffine(rng: Rng, ranges: Partial<AffineRanges> = {}): Affi
     shiftX: component(rng.uniform(-r.shift, r.shift), 0),
     shiftY: component(rng.uniform(-r.shift, r.shift), 0),
   };
+  return mirror === 1 ? affine : { ...affine, scaleX: -affine.scaleX };
 }
 
 const isIdentity = (t: Affine): boolean =>
