@@ -75,7 +75,10 @@ interface CheckpointState {
   step: number;
   elapsedSeconds: number;
   history: EpochRecord[];
+  /** The epoch whose weights become the model (latest among equals). */
   best: { epoch: number; mapAtR: number } | null;
+  /** The last epoch that strictly raised validation MAP@R (what early stopping counts from). */
+  lastImprovement: number;
   scale?: number;
 }
 
@@ -189,14 +192,16 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   let stepInEpoch = resumed?.state.stepInEpoch ?? 0;
   const history: EpochRecord[] = resumed?.state.history ?? [];
   let best = resumed?.state.best ?? null;
-  let bestWeights: Float32Array[] = readWeights(trainable);
+  let lastImprovement = resumed?.state.lastImprovement ?? 0;
+  const bestDir = path.join(checkpointDir, 'best');
+  let bestWeights: Float32Array[] = resumed && best ? (await loadCheckpoint(bestDir)).weights : readWeights(trainable);
   const priorSeconds = resumed?.state.elapsedSeconds ?? 0;
   const elapsed = (): number => priorSeconds + (performance.now() - started) / 1000;
   const limitSeconds = options.timeLimitMinutes > 0 ? options.timeLimitMinutes * 60 : Infinity;
   let outcome: TrainResult['outcome'] = 'completed';
 
   const checkpoint = async (): Promise<void> => {
-    const state: CheckpointState = { options, epoch, stepInEpoch, step, elapsedSeconds: elapsed(), history, best };
+    const state: CheckpointState = { options, epoch, stepInEpoch, step, elapsedSeconds: elapsed(), history, best, lastImprovement };
     const optimizerWeights = await optimizer.getWeights();
     try {
       await saveCheckpoint(checkpointDir, trainable.tower, { state: state as unknown as Record<string, unknown>, weights: readWeights(trainable), optimizer: optimizerWeights });
@@ -262,13 +267,16 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       epoch++;
       stepInEpoch = 0;
       hooks.onEpoch?.(record);
-      if (!best || scores.mapAtR > best.mapAtR) {
+      // Ties go to the later epoch: on a small validation set MAP@R saturates early, and a tie says "no worse, trained longer".
+      if (!best || scores.mapAtR > best.mapAtR) lastImprovement = record.epoch;
+      if (!best || scores.mapAtR >= best.mapAtR) {
         best = { epoch: record.epoch, mapAtR: scores.mapAtR };
         bestWeights = readWeights(trainable);
+        await saveCheckpoint(bestDir, trainable.tower, { state: { epoch: best.epoch, mapAtR: best.mapAtR }, weights: bestWeights });
       }
       await checkpoint();
-      if (options.patience > 0 && best && epoch - best.epoch >= options.patience) {
-        log(`early stop: validation MAP@R has not improved for ${options.patience} epochs (best ${best.mapAtR.toFixed(4)} at epoch ${best.epoch})`);
+      if (options.patience > 0 && best && epoch - lastImprovement >= options.patience) {
+        log(`early stop: validation MAP@R has not improved for ${options.patience} epochs (best ${best.mapAtR.toFixed(4)}, kept from epoch ${best.epoch})`);
         outcome = 'early-stopped';
         break;
       }
