@@ -1,0 +1,220 @@
+/**
+ * The wrangler-compatible Node adapter: runs a Workers-style module (wrangler.toml `main`) on
+ * Node exactly as it is configured for deployment.
+ *
+ * - Configuration: wrangler.toml read with wrangler's own reader (`unstable_readConfig`), `[vars]`
+ *   and the secrets in `.dev.vars` merged as `wrangler dev` does (`unstable_getVarsForDev`); the
+ *   process environment may override the documented keys (MODEL_DIR, API_KEYS, …). Relative
+ *   directories are resolved against wrangler.toml's folder.
+ * - Serving: the module's `fetch(request, env, ctx)` behind @hono/node-server, on 127.0.0.1:8787
+ *   by default. Without API keys it binds only loopback addresses (and says so loudly); asked to
+ *   bind anything else without keys, it refuses to start.
+ * - Cron: `[triggers] crons` fire the module's `scheduled(event, env, ctx)` (croner, UTC, no
+ *   overlapping runs). `--test-scheduled` also exposes `/__scheduled?cron=…` like `wrangler dev`.
+ * - Shutdown: on SIGTERM/SIGINT it stops accepting connections, lets requests in flight and
+ *   `waitUntil` work finish (bounded by a drain timeout), then closes the runtime and exits.
+ */
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createAdaptorServer } from '@hono/node-server';
+import { Cron } from 'croner';
+import { isLoopback } from '../auth/index.js';
+import { authEnabled, ConfigError, parseApiConfig } from '../config/index.js';
+import { createLogger, type Logger } from '../log.js';
+import { closeSharedRuntime, LOOPBACK_ONLY } from '../runtime.js';
+import { readWranglerEnv, type WranglerEnv } from './wrangler-config.js';
+
+export { readWranglerEnv, type WranglerEnv } from './wrangler-config.js';
+
+export interface WorkerModule {
+  fetch(request: Request, env: Record<string, unknown>, ctx: AdapterExecutionContext): Response | Promise<Response>;
+  scheduled?(event: { cron: string; scheduledTime: number; type: 'scheduled' }, env: Record<string, unknown>, ctx: AdapterExecutionContext): void | Promise<void>;
+}
+
+export interface AdapterExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+  passThroughOnException(): void;
+}
+
+export interface NodeAdapterOptions {
+  /** wrangler.toml (or .json/.jsonc). Default `./wrangler.toml`. */
+  configPath?: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8787; 0 picks a free port. */
+  port?: number;
+  /** Overrides for the documented config keys (default: process.env). Other keys are ignored. */
+  overrides?: Readonly<Record<string, string | undefined>>;
+  /** The config, already being read (`readWranglerEnv(configPath)` started early to overlap start-up). */
+  wrangler?: Promise<WranglerEnv>;
+  /** How long shutdown waits for requests in flight and waitUntil work. Default 10 s. */
+  drainTimeoutMs?: number;
+  /** Expose `GET /__scheduled?cron=…` to fire the scheduled handler (as `wrangler dev --test-scheduled`). */
+  testScheduled?: boolean;
+  /** Run the crons from wrangler.toml. Default true. */
+  crons?: boolean;
+  /** Exit the process on SIGTERM/SIGINT after draining. Default false (the CLI turns it on). */
+  handleSignals?: boolean;
+  log?: Logger;
+}
+
+export interface NodeAdapter {
+  url: string;
+  port: number;
+  host: string;
+  /** The env handed to the module (vars + secrets + overrides). */
+  env: Record<string, unknown>;
+  crons: string[];
+  /** Requests being handled right now. */
+  inFlight(): number;
+  /** Fires the scheduled handler as a cron would, and waits for its waitUntil work. */
+  runScheduled(cron?: string): Promise<void>;
+  /** Stops accepting, drains, closes the runtime. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the adapter: reads the config, loads and warms the module (the runtime loads the model
+ * and the index before the port opens), listens, schedules the crons.
+ *
+ * @example
+ * const server = await startNodeAdapter({ configPath: 'wrangler.toml', handleSignals: true });
+ * console.log(`serving on ${server.url}`);
+ */
+export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promise<NodeAdapter> {
+  const configPath = resolve(options.configPath ?? 'wrangler.toml');
+  const host = options.host ?? '127.0.0.1';
+  const wanted = options.port ?? 8787;
+  const { main, crons, env } = await (options.wrangler ?? readWranglerEnv(configPath, options.overrides ?? process.env));
+  const config = parseApiConfig(env, { baseDir: dirname(configPath) });
+  const log = options.log ?? createLogger(config.logLevel);
+
+  if (!authEnabled(config)) {
+    if (!isLoopback(host)) {
+      throw new ConfigError(`refusing to serve on ${host} without API keys: set API_KEYS / ADMIN_KEYS (in .dev.vars or the environment), or bind 127.0.0.1`);
+    }
+    (env as Record<symbol, unknown>)[LOOPBACK_ONLY] = true;
+    const banner = '!'.repeat(78);
+    process.stderr.write(`${banner}\n!! NO API KEYS CONFIGURED: every route, enrolment and deletion included, is open to anyone\n!! who can reach ${host}. Serving on loopback only. Set API_KEYS and ADMIN_KEYS in .dev.vars.\n${banner}\n`);
+  }
+
+  const mod = (await import(pathToFileURL(main).href)) as { default?: WorkerModule };
+  const worker = mod.default;
+  if (!worker || typeof worker.fetch !== 'function') throw new ConfigError(`${main} has no default export with a fetch() handler`);
+
+  const background = new Set<Promise<unknown>>();
+  const ctx: AdapterExecutionContext = {
+    waitUntil(promise) {
+      const tracked = promise.catch((error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, 'waitUntil work failed')).finally(() => background.delete(tracked));
+      background.add(tracked);
+    },
+    passThroughOnException() {
+      /* nothing to pass through to on Node */
+    },
+  };
+
+  const runScheduled = async (cron = crons[0] ?? '* * * * *'): Promise<void> => {
+    if (!worker.scheduled) throw new Error(`${main} has no scheduled() handler`);
+    const before = new Set(background);
+    await worker.scheduled({ cron, scheduledTime: Date.now(), type: 'scheduled' }, env, ctx);
+    await Promise.all([...background].filter((p) => !before.has(p)));
+  };
+
+  // Warm up: the first request builds the runtime (model, index) before the port opens.
+  const warm = await worker.fetch(new Request(`http://${host}/readyz`), env, ctx);
+  await warm.arrayBuffer();
+
+  let draining = false;
+  let active = 0;
+  let drained: (() => void) | null = null;
+  const server = createAdaptorServer({
+    fetch: async (request: Request) => {
+      const url = new URL(request.url);
+      if (options.testScheduled && url.pathname === '/__scheduled') {
+        await runScheduled(url.searchParams.get('cron') ?? undefined);
+        return new Response('Ran scheduled event\n', { headers: { 'content-type': 'text/plain' } });
+      }
+      return worker.fetch(request, env, ctx);
+    },
+    hostname: host,
+  }) as Server;
+  const responses = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    active++;
+    responses.add(res);
+    if (draining) res.setHeader('connection', 'close');
+    res.on('close', () => {
+      active--;
+      responses.delete(res);
+      if (draining && active === 0) drained?.();
+    });
+  });
+
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(wanted, host, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const jobs = (options.crons ?? true)
+    ? crons.map(
+        (expression) =>
+          new Cron(expression, { timezone: 'UTC', protect: true, catch: (error: unknown) => log.error({ cron: expression, err: String(error) }, 'scheduled run failed') }, async () => {
+            await runScheduled(expression);
+          }),
+      )
+    : [];
+  log.info({ url, main, crons, config: configPath, auth: authEnabled(config) ? 'keys' : 'none (loopback only)' }, 'listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      // Requests in flight answer, then their keep-alive connections close.
+      for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
+      for (const job of jobs) job.stop();
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const timeout = options.drainTimeoutMs ?? 10_000;
+      const allDone = new Promise<void>((r) => {
+        drained = r;
+        if (active === 0) r();
+      });
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeout).unref());
+      if ((await Promise.race([allDone.then(() => 'ok' as const), timer])) === 'timeout') log.warn({ active }, 'drain timeout: closing remaining connections');
+      server.closeAllConnections();
+      await stopped;
+      await Promise.race([Promise.all([...background]), timer]);
+      await closeSharedRuntime();
+      log.info('stopped');
+    })();
+    return closing;
+  };
+
+  if (options.handleSignals) {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (closing) {
+        process.stderr.write(`${signal} again: exiting now\n`);
+        process.exit(130);
+      }
+      log.info({ signal }, 'shutting down: draining requests in flight');
+      void close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: String(error) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  return { url, port, host, env, crons, inFlight: () => active, runScheduled, close };
+}

@@ -1,0 +1,101 @@
+/**
+ * Operational routes: `/healthz` (alive), `/readyz` (model + verified index loaded),
+ * `/metrics` (Prometheus), `/v1/index` (what is serving), and the demo page files.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { requirePermission } from '../auth/index.js';
+import type { ApiContext } from '../context.js';
+import { ApiError } from '../errors/index.js';
+import { ErrorSchema, HealthSchema, IndexInfoSchema, ReadySchema, z } from '../schemas/index.js';
+
+const DEMO_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=UTF-8' },
+  '/demo.js': { file: 'demo.js', type: 'text/javascript; charset=UTF-8' },
+  '/demo.css': { file: 'demo.css', type: 'text/css; charset=UTF-8' },
+};
+
+/**
+ * @example
+ * registerOpsRoutes(app, ctx, '/srv/twinsearch/src/api/demo');
+ */
+export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: string): void {
+  const read = requirePermission('read', ctx.ring);
+
+  app.openAPIRegistry.registerPath(
+    createRoute({ method: 'get', path: '/healthz', summary: 'Liveness: the process answers', responses: { 200: { description: 'Alive', content: { 'application/json': { schema: HealthSchema } } } } }),
+  );
+  app.get('/healthz', (c) => c.json({ status: 'ok' as const }));
+
+  app.openAPIRegistry.registerPath(
+    createRoute({
+      method: 'get',
+      path: '/readyz',
+      summary: 'Readiness: model loaded and a verified index snapshot serving',
+      responses: {
+        200: { description: 'Ready (or degraded: serving, newest snapshot refused)', content: { 'application/json': { schema: ReadySchema } } },
+        503: { description: 'Not ready', content: { 'application/json': { schema: ReadySchema } } },
+      },
+    }),
+  );
+  app.get('/readyz', (c) => {
+    const s = ctx.holder.status();
+    const status = !s.ready ? 'not-ready' : s.refused ? 'degraded' : 'ready';
+    const body = { status, model: { id: ctx.card.modelId, loaded: true }, index: { version: s.version, loaded: s.ready, refused: s.refused } } as const;
+    return c.json(body, s.ready ? 200 : 503);
+  });
+
+  app.openAPIRegistry.registerPath(
+    createRoute({
+      method: 'get',
+      path: '/metrics',
+      summary: 'Prometheus metrics (needs a read key when keys are configured)',
+      security: [{ bearer: [] }],
+      responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, 401: { description: 'No or invalid key', content: { 'application/json': { schema: ErrorSchema } } } },
+    }),
+  );
+  app.get('/metrics', read, async (c) => {
+    const text = await ctx.metrics.registry.metrics();
+    return c.body(text, 200, { 'content-type': ctx.metrics.registry.contentType });
+  });
+
+  app.openAPIRegistry.registerPath(
+    createRoute({
+      method: 'get',
+      path: '/v1/index',
+      summary: 'The serving index: version, counts, HNSW parameters, model, reload state',
+      security: [{ bearer: [] }],
+      responses: { 200: { description: 'Index information', content: { 'application/json': { schema: IndexInfoSchema } } }, 503: { description: 'No index loaded', content: { 'application/json': { schema: ErrorSchema } } } },
+    }),
+  );
+  app.get('/v1/index', read, (c) => {
+    const index = ctx.requireIndex();
+    const s = index.stats();
+    const m = index.manifest;
+    const h = ctx.holder.status();
+    return c.json({
+      version: s.version,
+      createdAt: m.createdAt,
+      images: s.images,
+      identities: s.identities,
+      deleted: s.deleted,
+      liveAdded: s.liveAdded,
+      liveDeleted: s.liveDeleted,
+      journalSeq: s.journalSeq,
+      params: { M: s.M, efConstruction: s.efConstruction, ef: s.ef, dim: s.dim, metric: s.metric, normalized: m.normalized },
+      build: { mode: m.build.mode, reason: m.build.reason, seconds: m.build.seconds },
+      model: { id: m.model.id, weightsHash: m.model.weightsHash },
+      reload: { loadedAt: h.loadedAt, lastCheckAt: h.lastCheckAt, swaps: h.swaps, failures: h.reloadFailures, refused: h.refused },
+    });
+  });
+
+  // The demo page (written separately): served when its files exist, 404 JSON otherwise.
+  for (const [path, { file, type }] of Object.entries(DEMO_FILES)) {
+    app.get(path, async (c) => {
+      const bytes = await readFile(join(demoDir, file)).catch(() => undefined);
+      if (!bytes) throw new ApiError('NOT_FOUND', path === '/' ? 'no demo page is installed (src/api/demo/index.html)' : `${path} is not installed`);
+      return c.body(new Uint8Array(bytes), 200, { 'content-type': type, 'cache-control': 'no-cache' });
+    });
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Builds a serving runtime from an `env` (wrangler vars + secrets, or process.env): loads the
+ * model (in worker threads or this thread), opens and watches the index, and creates the app.
+ * Every entry point in functions/ and the Node adapter go through here, so they serve the same
+ * app the same way.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { initBackend } from '../model/backend.js';
+import { parseModelCard, type ModelCard } from '../model/card.js';
+import { loadModel, MODEL_CARD_FILE } from '../model/io.js';
+import { storesNormalized } from '../index/distance.js';
+import { startWorkerRunner } from '../index/embed-workers.js';
+import { inProcessRunner, pipelineEmbedder, type ChunkRunner, type Embedder } from '../index/embedder.js';
+import { isIndexError } from '../index/errors.js';
+import { metaFromCard } from '../index/model-embedder.js';
+import { runIndex, type IndexRunSummary } from '../index/reindex.js';
+import { GalleryStore } from '../index/store.js';
+import { createApp } from './app.js';
+import { authEnabled, ConfigError, parseApiConfig, type ApiConfig, type EnvLike } from './config/index.js';
+import { batchingEmbedder, type QueryEmbedder } from './embedding/index.js';
+import { IndexHolder } from './holder/index.js';
+import { createLogger, type Logger } from './log.js';
+import { createMetrics, type ApiMetrics } from './metrics/index.js';
+
+/**
+ * Set (by in-process code only — it cannot come from wrangler.toml, .dev.vars or the process
+ * environment) on an env by the Node adapter after it checked that it binds a loopback address:
+ * only then may the API serve without keys.
+ */
+export const LOOPBACK_ONLY = Symbol.for('twinsearch.loopback-only');
+
+export interface RuntimeOptions {
+  /** Relative directories in the env are resolved against this. Default: the working directory. */
+  baseDir?: string;
+  log?: Logger;
+  /** Demo page folder (default src/api/demo). */
+  demoDir?: string;
+}
+
+export interface Runtime {
+  config: ApiConfig;
+  card: ModelCard;
+  app: OpenAPIHono;
+  holder: IndexHolder;
+  embedder: QueryEmbedder;
+  store: GalleryStore;
+  metrics: ApiMetrics;
+  log: Logger;
+  /** The nightly job: re-index (embedding only what changed), then swap the new snapshot in. Null if another run held the lock. */
+  reindex(): Promise<IndexRunSummary | null>;
+  /** Stops watching, embedding workers and the model. */
+  close(): Promise<void>;
+}
+
+/** Whether `env` was marked by the Node adapter as served on loopback only. */
+export function isLoopbackOnly(env: object): boolean {
+  return (env as Record<symbol, unknown>)[LOOPBACK_ONLY] === true;
+}
+
+async function startRunner(config: ApiConfig, card: ModelCard, log: Logger): Promise<{ runner: ChunkRunner; tower?: tf.LayersModel }> {
+  const l2Normalize = storesNormalized(card.metric, card.tower.l2Normalize);
+  if (config.embedWorkers > 0) {
+    const runner = await startWorkerRunner({ modelDir: config.modelDir, batchSize: config.embedBatch, l2Normalize }, config.embedWorkers);
+    log.info({ workers: config.embedWorkers }, 'embedding in worker threads');
+    return { runner };
+  }
+  await initBackend({ log: (m) => log.info(m) });
+  const { tower, card: loaded } = await loadModel(config.modelDir);
+  if (loaded.modelId !== card.modelId) throw new Error(`the model in ${config.modelDir} changed while loading`);
+  return { runner: inProcessRunner(tower, metaFromCard(card), config.embedBatch), tower };
+}
+
+/**
+ * @example
+ * const runtime = await createRuntime({ MODEL_DIR: 'models/sample', INDEX_DIR: 'index', GALLERY_DIR: 'data/sample-digits' });
+ * const res = await runtime.app.request('/readyz');
+ * await runtime.close();
+ */
+export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}): Promise<Runtime> {
+  const config = parseApiConfig(env, { baseDir: options.baseDir, cores: availableParallelism() });
+  const log = options.log ?? createLogger(config.logLevel);
+  if (!authEnabled(config) && !isLoopbackOnly(env)) {
+    throw new ConfigError('no API keys configured (API_KEYS / ADMIN_KEYS secrets): refusing to serve. Only the Node adapter on a loopback address (npm start, npm run dev) may run without keys');
+  }
+  let cardText: string;
+  try {
+    cardText = await readFile(join(config.modelDir, MODEL_CARD_FILE), 'utf8');
+  } catch (error) {
+    throw new ConfigError(`no model in ${config.modelDir} (MODEL_DIR): ${(error as Error).message}`);
+  }
+  const card = parseModelCard(cardText);
+  // The model loads (in worker threads, or here) while the index is opened and verified.
+  const started = startRunner(config, card, log);
+  started.catch(() => undefined); // awaited below
+  let tower: tf.LayersModel | undefined;
+  const runner: ChunkRunner = {
+    slots: Math.max(1, config.embedWorkers),
+    run: async (data, count) => (await started).runner.run(data, count),
+    close: async () => (await started.catch(() => null))?.runner.close(),
+  };
+  const meta = metaFromCard(card);
+  const imageSize = card.preprocess.width * card.preprocess.height * card.preprocess.channels;
+  const embedder = batchingEmbedder(runner, { dim: card.embeddingSize, imageSize, maxBatch: config.embedBatch });
+  // Paths-in embedder for catch-up and the re-index, sharing the same runner (small chunks, so queries interleave).
+  const pathEmbedder: Embedder = pipelineEmbedder(meta, runner, { chunkSize: 64 });
+  const store = new GalleryStore(config.galleryDir, { storeDir: config.storeDir });
+  const holder = new IndexHolder({
+    indexDir: config.indexDir,
+    expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: card.weights.sha256 },
+    ef: config.indexEf,
+    store,
+    embedder: pathEmbedder,
+    log,
+    pollMs: config.reloadPollMs,
+    watch: config.watchIndex,
+  });
+  try {
+    const [outcome, loaded] = await Promise.all([holder.start(), started]);
+    tower = loaded.tower;
+    if (outcome === 'no-index') log.warn({ indexDir: config.indexDir }, 'no index yet (index/CURRENT missing): /readyz answers 503 until one is built (npm run index)');
+  } catch (error) {
+    await holder.close().catch(() => undefined);
+    await embedder.close().catch(() => undefined);
+    (await started.catch(() => null))?.tower?.dispose();
+    throw error;
+  }
+  const metrics = createMetrics({ holder, embedder });
+  const app = createApp({ config, card, embedder, holder, metrics, log, demoDir: options.demoDir });
+  log.info({ model: card.modelId, index: holder.status().version, auth: authEnabled(config) ? 'keys' : 'open (loopback only)' }, 'runtime ready');
+
+  let reindexing: Promise<IndexRunSummary | null> | null = null;
+  return {
+    config,
+    card,
+    app,
+    holder,
+    embedder,
+    store,
+    metrics,
+    log,
+    reindex() {
+      // One run at a time in this process; the index lock covers other processes.
+      reindexing ??= (async () => {
+        try {
+          const summary = await runIndex({ indexDir: config.indexDir, store, embedder: pathEmbedder, mode: 'reindex', onWarning: (m) => log.warn(m) });
+          log.info({ version: summary.version, mode: summary.mode, added: summary.added, removed: summary.removed, changed: summary.changed, seconds: summary.seconds }, 're-index done');
+          await holder.reload();
+          return summary;
+        } catch (error) {
+          if (isIndexError(error, 'LOCKED')) {
+            log.warn('re-index skipped: another run holds the index lock');
+            return null;
+          }
+          log.error({ err: (error as Error).message }, 're-index failed; the current snapshot keeps serving');
+          throw error;
+        } finally {
+          reindexing = null;
+        }
+      })();
+      return reindexing;
+    },
+    async close() {
+      await holder.close();
+      await reindexing?.catch(() => undefined);
+      await embedder.close();
+      tower?.dispose();
+    },
+  };
+}
+
+let shared: { env: object; runtime: Promise<Runtime> } | null = null;
+
+/**
+ * The process-wide runtime for serverless entry points: built on the first request from that
+ * request's env, reused afterwards (a failed build is retried on the next request).
+ *
+ * @example
+ * export default { fetch: async (request, env) => (await getRuntime(env)).app.fetch(request, env) };
+ */
+export function getRuntime(env: EnvLike, options: RuntimeOptions = {}): Promise<Runtime> {
+  if (!shared) {
+    const runtime = createRuntime(env, options);
+    shared = { env, runtime };
+    runtime.catch(() => {
+      if (shared?.runtime === runtime) shared = null;
+    });
+  }
+  return shared.runtime;
+}
+
+/** Closes and forgets the shared runtime (graceful shutdown, tests). */
+export async function closeSharedRuntime(): Promise<void> {
+  const current = shared;
+  shared = null;
+  if (current) await (await current.runtime.catch(() => null))?.close();
+}

@@ -1,0 +1,191 @@
+/**
+ * Request and response schemas (zod). Handlers validate inputs with them, tests validate
+ * responses with them, and the same schemas generate `GET /openapi.json`.
+ */
+import { z } from '@hono/zod-openapi';
+import { MAX_K, MAX_THRESHOLD } from '../config/index.js';
+import { ApiError } from '../errors/index.js';
+
+export { z };
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'UNSUPPORTED_IMAGE', description: 'Stable, machine-readable code (see docs/api.md)' }),
+      message: z.string().openapi({ example: 'SVG and other markup are not accepted: send JPEG, PNG, WebP, GIF, TIFF or AVIF' }),
+    }),
+  })
+  .openapi('Error');
+
+const k = z.coerce.number().int().min(1).max(MAX_K).openapi({ description: `Number of matches to return (1..${MAX_K}); default from config (DEFAULT_K)`, example: 5 });
+const threshold = z.coerce
+  .number()
+  .gt(0)
+  .max(MAX_THRESHOLD)
+  .openapi({ description: `Match threshold on the distance (0 < t <= ${MAX_THRESHOLD}); default: the model's calibrated threshold`, example: 0.47 });
+const level = z.enum(['identity', 'image']).openapi({ description: '`identity` (default): the k nearest identities, each with its best image; `image`: the k nearest images' });
+
+export const SearchOptionsSchema = z.object({ k: k.optional(), threshold: threshold.optional(), level: level.optional() });
+export type SearchOptionsInput = z.infer<typeof SearchOptionsSchema>;
+
+export const VerifyOptionsSchema = z.object({ threshold: threshold.optional() });
+
+const base64Image = z.string().min(1).openapi({ description: 'Image bytes, base64 (standard or URL-safe; a data: URL prefix is accepted)', format: 'byte' });
+
+export const SearchJsonBodySchema = SearchOptionsSchema.extend({ image: base64Image }).openapi('SearchJsonBody');
+export const SearchBatchBodySchema = SearchOptionsSchema.extend({ images: z.array(base64Image).min(1) }).openapi('SearchBatchBody');
+export const VerifyJsonBodySchema = VerifyOptionsSchema.extend({ imageA: base64Image, imageB: base64Image }).openapi('VerifyJsonBody');
+export const EmbedJsonBodySchema = z.object({ image: base64Image }).openapi('EmbedJsonBody');
+export const EnrolJsonBodySchema = z
+  .object({ image: base64Image.optional(), images: z.array(base64Image).optional() })
+  .refine((b) => b.image !== undefined || (b.images?.length ?? 0) > 0, { message: 'give "image" or a non-empty "images" array' })
+  .openapi('EnrolJsonBody');
+
+export const ThresholdSchema = z
+  .object({
+    value: z.number().openapi({ description: 'Distances <= value are a match' }),
+    source: z.enum(['calibrated', 'request']),
+    far: z.number().nullable().openapi({ description: 'False accept rate measured at this threshold on held-out identities (calibrated thresholds only)' }),
+    tar: z.number().nullable().openapi({ description: 'True accept rate measured at this threshold (calibrated thresholds only)' }),
+  })
+  .openapi('Threshold');
+
+export const TimingsSchema = z
+  .object({ decodeMs: z.number(), embedMs: z.number(), searchMs: z.number(), totalMs: z.number() })
+  .openapi('Timings', { description: 'Server-side milliseconds: decode (format check, sharp, preprocessing), embed (queue + forward pass), search (HNSW), total (handler)' });
+
+export const MatchSchema = z
+  .object({
+    identity: z.string(),
+    distance: z.number().openapi({ description: "In the model's metric (card.metric): Euclidean for l2, 1 - cos for cosine" }),
+    similarity: z.number().openapi({ description: 'Cosine similarity of the embeddings: 1 - d^2/2 for l2 on unit vectors, 1 - d for cosine; 1 / (1 + d) for unnormalised l2 models' }),
+    match: z.boolean().openapi({ description: 'distance <= threshold' }),
+    image: z.object({
+      label: z.number().int().openapi({ description: 'Index label of the image' }),
+      sha256: z.string(),
+      source: z.string().openapi({ description: 'Gallery path (folder images) or `<identity>/<sha256>` (enrolled)' }),
+      origin: z.enum(['folder', 'enrolment']),
+      thumbnail: z.string().openapi({ example: '/v1/gallery/images/3f1c…/thumbnail' }),
+    }),
+  })
+  .openapi('Match');
+
+export const DecisionSchema = z
+  .object({
+    identity: z.string().openapi({ description: 'The nearest identity when it matches, else "unknown"' }),
+    match: z.boolean(),
+    distance: z.number().nullable().openapi({ description: 'Distance of the nearest image (null: empty gallery)' }),
+  })
+  .openapi('Decision');
+
+const modelRef = z.object({ id: z.string() });
+const indexRef = z.object({ version: z.string() });
+
+export const SearchResultSchema = z.object({
+  decision: DecisionSchema,
+  matches: z.array(MatchSchema),
+  threshold: ThresholdSchema,
+});
+
+export const SearchResponseSchema = SearchResultSchema.extend({ model: modelRef, index: indexRef, timings: TimingsSchema }).openapi('SearchResponse');
+
+export const SearchBatchResponseSchema = z
+  .object({
+    results: z.array(z.union([SearchResultSchema.extend({ timings: TimingsSchema }), ErrorSchema])),
+    model: modelRef,
+    index: indexRef,
+    timings: TimingsSchema,
+  })
+  .openapi('SearchBatchResponse');
+
+export const VerifyResponseSchema = z
+  .object({
+    same: z.boolean(),
+    distance: z.number(),
+    similarity: z.number(),
+    threshold: ThresholdSchema,
+    model: modelRef,
+    timings: TimingsSchema,
+  })
+  .openapi('VerifyResponse');
+
+export const EmbedResponseSchema = z
+  .object({
+    vector: z.array(z.number()),
+    dim: z.number().int(),
+    normalized: z.boolean().openapi({ description: 'The vector is L2-normalised (as stored in the index)' }),
+    metric: z.enum(['l2', 'cosine']),
+    model: modelRef,
+    timings: TimingsSchema,
+  })
+  .openapi('EmbedResponse');
+
+export const EnrolResponseSchema = z
+  .object({
+    identity: z.string(),
+    added: z.number().int().openapi({ description: 'Images added to the index' }),
+    duplicates: z.number().int().openapi({ description: 'Images already enrolled for this identity (same bytes), not added again' }),
+    images: z.number().int().openapi({ description: 'Images the identity now has' }),
+    sha256: z.array(z.string()),
+    index: indexRef,
+  })
+  .openapi('EnrolResponse');
+
+export const DeleteResponseSchema = z.object({ identity: z.string(), removed: z.number().int(), index: indexRef }).openapi('DeleteResponse');
+
+export const GalleryQuerySchema = z.object({
+  cursor: z.string().max(2048).optional().openapi({ description: 'nextCursor of the previous page' }),
+  limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'Identities per page (1..1000, default 100)' }),
+});
+
+export const GalleryResponseSchema = z
+  .object({
+    identities: z.array(z.object({ identity: z.string(), images: z.number().int() })),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi('GalleryPage');
+
+export const IndexInfoSchema = z
+  .object({
+    version: z.string(),
+    createdAt: z.string(),
+    images: z.number().int(),
+    identities: z.number().int(),
+    deleted: z.number().int(),
+    liveAdded: z.number().int(),
+    liveDeleted: z.number().int(),
+    journalSeq: z.number().int(),
+    params: z.object({ M: z.number().int(), efConstruction: z.number().int(), ef: z.number().int(), dim: z.number().int(), metric: z.enum(['l2', 'cosine']), normalized: z.boolean() }),
+    build: z.object({ mode: z.string(), reason: z.string(), seconds: z.number() }),
+    model: z.object({ id: z.string(), weightsHash: z.string() }),
+    reload: z.object({
+      loadedAt: z.string().nullable(),
+      lastCheckAt: z.string().nullable(),
+      swaps: z.number().int(),
+      failures: z.number().int(),
+      refused: z.object({ version: z.string(), code: z.string(), message: z.string(), at: z.string() }).nullable(),
+    }),
+  })
+  .openapi('IndexInfo');
+
+export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
+export const ReadySchema = z
+  .object({
+    status: z.enum(['ready', 'degraded', 'not-ready']).openapi({ description: '`degraded`: serving, but the newest snapshot was refused' }),
+    model: z.object({ id: z.string(), loaded: z.boolean() }),
+    index: z.object({ version: z.string().nullable(), loaded: z.boolean(), refused: z.object({ version: z.string(), code: z.string(), message: z.string(), at: z.string() }).nullable() }),
+  })
+  .openapi('Ready');
+
+/**
+ * Parses with `schema`, turning a failure into a 400 naming the bad fields.
+ *
+ * @example
+ * const { k } = validate(SearchOptionsSchema, c.req.query(), 'query');
+ */
+export function validate<T extends z.ZodType>(schema: T, value: unknown, where: string, code: 'INVALID_PARAMETER' | 'INVALID_BODY' = 'INVALID_PARAMETER'): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((i) => `${i.path.map(String).join('.') || where}: ${i.message}`).join('; ');
+  throw new ApiError(code, `invalid ${where}: ${details}`);
+}

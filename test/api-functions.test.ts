@@ -1,0 +1,110 @@
+/**
+ * The serverless entry points in functions/ — the AWS Lambda handler, the Workers module
+ * (fetch + scheduled) and the Pages Function — called the way their platforms call them. They
+ * share one runtime (one app) per process; the Lambda test runs first, so that runtime is the
+ * one built from process.env.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler } from '../functions/lambda.js';
+import { onRequest } from '../functions/api/[[route]].js';
+import worker from '../functions/worker.js';
+import { ConfigError } from '../src/api/config/index.js';
+import { silentLogger } from '../src/api/log.js';
+import { closeSharedRuntime, createRuntime } from '../src/api/runtime.js';
+import { SearchResponseSchema } from '../src/api/schemas/index.js';
+import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from '../src/api/testing.js';
+
+let fx: Fixture;
+let env: Record<string, unknown>;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  fx = await createFixture({ identities: 3, perIdentity: 2 });
+  env = fx.env({ API_KEYS: READ_KEY, ADMIN_KEYS: ADMIN_KEY, WATCH_INDEX: 'false', RELOAD_POLL_MS: '0' }) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(env)) process.env[k] = String(v);
+});
+
+afterAll(async () => {
+  await closeSharedRuntime();
+  process.env = saved;
+  await fx?.cleanup();
+});
+
+const lambdaEvent = (method: string, path: string, options: { query?: string; body?: Uint8Array; headers?: Record<string, string> } = {}): LambdaEvent =>
+  ({
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: options.query ?? '',
+    headers: { host: 'abc.lambda-url.eu-west-1.on.aws', ...options.headers },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'abc',
+      domainName: 'abc.lambda-url.eu-west-1.on.aws',
+      domainPrefix: 'abc',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
+      requestId: 'r1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '28/Nov/2026:03:00:00 +0000',
+      timeEpoch: 0,
+    },
+    body: options.body ? Buffer.from(options.body).toString('base64') : undefined,
+    isBase64Encoded: options.body !== undefined,
+  }) as unknown as LambdaEvent;
+
+const lambdaContext = {} as LambdaContext;
+
+describe('serverless entry points', () => {
+  it('AWS Lambda: a base64 image body in, JSON out; binary thumbnails go back base64-encoded', async () => {
+    const res = await handler(lambdaEvent('POST', '/v1/search', { query: 'k=1', body: await syntheticPng(1001), headers: { ...bearer(READ_KEY), 'content-type': 'image/png' } }), lambdaContext);
+    expect(res.statusCode).toBe(200);
+    const body = SearchResponseSchema.parse(JSON.parse(res.body));
+    expect(body.decision).toMatchObject({ identity: 'id001', match: true });
+    const thumb = await handler(lambdaEvent('GET', body.matches[0].image.thumbnail, { headers: bearer(READ_KEY) }), lambdaContext);
+    expect(thumb).toMatchObject({ statusCode: 200, isBase64Encoded: true });
+    expect(Buffer.from(thumb.body, 'base64').subarray(1, 4).toString()).toBe('PNG');
+    expect((await handler(lambdaEvent('POST', '/v1/search', { body: await syntheticPng(1) }), lambdaContext)).statusCode).toBe(401);
+  });
+
+  it('Workers module: fetch serves the same app; scheduled re-indexes through waitUntil', async () => {
+    const waits: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (p: Promise<unknown>) => void waits.push(p), passThroughOnException: () => {} };
+    const res = await worker.fetch(new Request('http://worker/v1/search?k=1', { method: 'POST', body: await syntheticPng(2000), headers: bearer(READ_KEY) }), env, ctx);
+    expect(SearchResponseSchema.parse(await res.json()).decision.identity).toBe('id002');
+
+    await writeFile(join(fx.galleryDir, 'id000', 'late.png'), await syntheticPng(4242));
+    const before = ((await (await worker.fetch(new Request('http://worker/v1/index', { headers: bearer(READ_KEY) }), env, ctx)).json()) as { images: number }).images;
+    await worker.scheduled({ cron: '0 3 * * *', scheduledTime: Date.now() }, env, ctx);
+    expect(waits).toHaveLength(1);
+    await Promise.all(waits);
+    const after = ((await (await worker.fetch(new Request('http://worker/v1/index', { headers: bearer(READ_KEY) }), env, ctx)).json()) as { images: number }).images;
+    expect(after).toBe(before + 1);
+  });
+
+  it('Pages Function: /api/* reaches the app with the prefix removed', async () => {
+    const context = (request: Request) => ({
+      request,
+      env,
+      params: {},
+      data: {},
+      functionPath: '/api/[[route]]',
+      waitUntil: () => {},
+      passThroughOnException: () => {},
+      next: async () => new Response('static asset', { status: 200 }),
+    });
+    const health = await onRequest(context(new Request('http://pages/api/healthz')) as unknown as Parameters<typeof onRequest>[0]);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const res = await onRequest(context(new Request('http://pages/api/v1/search?k=1', { method: 'POST', body: await syntheticPng(1000), headers: bearer(READ_KEY) })) as unknown as Parameters<typeof onRequest>[0]);
+    expect(res.status).toBe(200);
+    expect(SearchResponseSchema.parse(await res.json()).decision.identity).toBe('id001');
+  });
+
+  it('serverless runtimes refuse to start without API keys', async () => {
+    const { API_KEYS: _r, ADMIN_KEYS: _a, ...open } = env;
+    await expect(createRuntime(open, { log: silentLogger })).rejects.toThrow(ConfigError);
+  });
+});
