@@ -2,7 +2,7 @@
  * `npm run eval -- omniglot --model DIR --runs DIR [--json FILE] [--report FILE]`
  * `npm run eval -- verify --model DIR --data DIR [--json FILE] [--report FILE]`
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { defaultOneShotRunsDir, readOneShotRuns } from '../data/omniglot.js';
 import { initBackend, parseBackendPreference } from '../model/backend.js';
 import { loadModel } from '../model/io.js';
@@ -47,14 +47,16 @@ export function evalCommand(): Command {
     .option('--include-identities <regex>', 'evaluate only identities whose name matches')
     .option('--exclude-identities <regex>', 'leave out identities whose name matches')
     .option('--far <list>', 'FARs to report TAR at', parseFarList, [1e-2, 1e-3])
+    .addOption(new Option('--tta <views>', 'test-time augmentation: shift, or mirror (shifts + mirrors)').choices(['none', 'shift', 'mirror']).default('none'))
     .option('--json <file>', 'write the result as JSON')
     .option('--report <file>', 'write a markdown report')
     .option('--backend <name>', 'tfjs backend')
-    .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string }) => {
+    .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string; tta: 'none' | 'shift' | 'mirror' }) => {
       await initBackend({ preference: parseBackendPreference(f.backend) });
       const { tower, card } = await loadModel(f.model);
       const result = await evaluateVerification(tower, card, f.data, {
         fars: f.far,
+        tta: f.tta,
         include: f.includeIdentities ? new RegExp(f.includeIdentities) : undefined,
         exclude: f.excludeIdentities ? new RegExp(f.excludeIdentities) : undefined,
       });

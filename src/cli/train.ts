@@ -27,6 +27,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--channels <n>', 'input channels').choices(['1', '3']).default(String(d.preprocess.channels)))
     .addOption(new Option('--fit <mode>', 'how images are fitted to the input size').choices(['fill', 'contain', 'cover']).default(d.preprocess.fit))
     .option('--invert', 'invert intensities (dark ink on white paper becomes bright on dark)', d.preprocess.invert)
+    .option('--standardize', 'standardise each image to zero mean and unit variance (evens out lighting)', false)
     .option('--embedding-size <n>', 'embedding dimension', parsePositiveInteger, d.tower.embeddingSize)
     .option('--filters <n>', 'filters of the first conv layer', parsePositiveInteger, d.tower.filters)
     .option('--no-l2', 'do not L2-normalise embeddings')
@@ -63,7 +64,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     out: f.out as string,
     includeIdentities: f.includeIdentities as string | undefined,
     excludeIdentities: f.excludeIdentities as string | undefined,
-    preprocess: { ...d.preprocess, width, height, channels: Number(f.channels) as 1 | 3, fit: f.fit as 'fill' | 'contain' | 'cover', invert: !!f.invert },
+    preprocess: { ...d.preprocess, width, height, channels: Number(f.channels) as 1 | 3, fit: f.fit as 'fill' | 'contain' | 'cover', invert: !!f.invert, standardize: !!f.standardize },
     tower: { arch: f.arch as TowerArch, embeddingSize: f.embeddingSize as number, filters: f.filters as number, l2Normalize: f.l2 !== false },
     loss: f.loss as LossName,
     margin: f.margin as number,

@@ -175,3 +175,13 @@ describe('preprocessImage', () => {
     });
   });
 });
+
+describe('toModelInput standardize', () => {
+  it('gives each image zero mean and unit variance, and a flat image zeros', async () => {
+    const { toModelInput } = await import('./preprocess.js');
+    const pre = { width: 2, height: 2, channels: 1 as const, fit: 'fill' as const, invert: false, mean: 0, std: 1, standardize: true };
+    const x = toModelInput(Uint8Array.from([0, 0, 255, 255]), pre);
+    expect(Array.from(x)).toEqual([-1, -1, 1, 1]);
+    expect(Array.from(toModelInput(Uint8Array.from([7, 7, 7, 7]), pre))).toEqual([0, 0, 0, 0]);
+  });
+});

@@ -157,7 +157,20 @@ export function toModelInput(raw: Uint8Array, pre: PreprocessConfig, out?: Float
   const scale = sign / (255 * pre.std);
   const offset = ((pre.invert ? 1 : 0) - pre.mean) / pre.std;
   for (let i = 0; i < expected; i++) target[i] = raw[i] * scale + offset;
+  if (pre.standardize) standardizeInPlace(target);
   return target;
+}
+
+/** Per-image standardisation: zero mean, unit standard deviation (a flat image becomes all zeros). */
+function standardizeInPlace(x: Float32Array): void {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i]!;
+  const mean = sum / x.length;
+  let sq = 0;
+  for (let i = 0; i < x.length; i++) sq += (x[i]! - mean) ** 2;
+  const std = Math.sqrt(sq / x.length);
+  const inv = std > 1e-6 ? 1 / std : 0;
+  for (let i = 0; i < x.length; i++) x[i] = (x[i]! - mean) * inv;
 }
 
 /**

@@ -20,6 +20,12 @@ export function shiftViews(width: number, height: number): Affine[] {
   ];
 }
 
+/** `shiftViews` plus the left-right mirror of each: for faces and products (not for characters). */
+export function mirrorShiftViews(width: number, height: number): Affine[] {
+  const shifts = shiftViews(width, height);
+  return [...shifts, ...shifts.map((v) => ({ ...v, scaleX: -v.scaleX }))];
+}
+
 /**
  * Embeds `count` NHWC images as the mean over `views` (then L2-normalised when `l2Normalize`).
  *

@@ -7,7 +7,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { loadImages, readGallery } from '../data/gallery.js';
 import { createRng } from '../data/rng.js';
 import { selectIdentities } from '../data/select.js';
-import { embedImageSetAsync } from '../model/embed.js';
+import { IDENTITY_AFFINE } from '../data/augment.js';
+import { embedWithViews, mirrorShiftViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
 import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold } from '../train/metrics.js';
 import { pairDistances } from '../train/validate.js';
@@ -32,6 +33,8 @@ export interface VerifyOptions {
   fars?: number[];
   maxNegatives?: number;
   seed?: number;
+  /** Test-time augmentation: 'shift' averages over one-pixel shifts, 'mirror' adds their left-right mirrors. */
+  tta?: 'none' | 'shift' | 'mirror';
   /** Evaluate only identities whose name matches (e.g. the unseen AT&T s31-s40). */
   include?: RegExp;
   exclude?: RegExp;
@@ -47,7 +50,9 @@ export async function evaluateVerification(tower: tf.LayersModel, card: ModelCar
   const fars = options.fars ?? [1e-2, 1e-3];
   const gallery = selectIdentities(await readGallery(dataDir), { include: options.include, exclude: options.exclude });
   const set = await loadImages(gallery, card.preprocess, { onProgress: options.onProgress });
-  const vectors = await embedImageSetAsync(tower, set.data, set.count, set.shape, { l2Normalize: card.tower.l2Normalize, batchSize: 64 });
+  const [h, w] = set.shape;
+  const views = options.tta === 'mirror' ? mirrorShiftViews(w, h) : options.tta === 'shift' ? shiftViews(w, h) : [IDENTITY_AFFINE];
+  const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower.l2Normalize, views);
   const dim = card.embeddingSize;
   const distances = pairDistances(vectors, dim, set.labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
   const roc = rocCurve(distances.same, distances.different);

@@ -101,6 +101,7 @@ export const preprocessSchema = z
     invert: z.boolean(),
     mean: finite,
     std: finite.positive(),
+    standardize: z.boolean().optional(),
   })
   .loose();
 

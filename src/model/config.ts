@@ -17,6 +17,8 @@ export interface PreprocessConfig {
   /** Per-channel mean and standard deviation subtracted / divided after scaling (and inversion). */
   mean: number;
   std: number;
+  /** Then standardise each image to zero mean and unit variance (evens out lighting; faces). Default false. */
+  standardize?: boolean;
 }
 
 export type TowerArch =
