@@ -10,12 +10,23 @@ import { runIndex } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
 import { syntheticPng as syntheticPngBuffer, writeSyntheticGallery, writeTinyModel } from '../index/testing.js';
 import type { EnvLike } from './config/index.js';
+import { ApiError } from './errors/index.js';
 import { silentLogger } from './log.js';
 import { createRuntime, LOOPBACK_ONLY, type Runtime } from './runtime.js';
 
 /** The index fixtures' synthetic PNG (seed `identity * 1000 + index` is a gallery image), as a plain Uint8Array. */
 export async function syntheticPng(seed: number, size?: number): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await syntheticPngBuffer(seed, size));
+}
+
+/** How a promise fails: "<status> <code>" for an ApiError, the error text otherwise, or "no error". */
+export async function failure(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'no error';
+  } catch (error) {
+    return error instanceof ApiError ? `${error.status} ${error.code}` : String(error);
+  }
 }
 
 /** A copy of any bytes as a `BodyInit`-compatible Uint8Array. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../errors/index.js';
+import { failure } from '../testing.js';
 import { decodeBase64, parseBody, readBodyLimited, requestLimit } from './index.js';
 
 /** A request whose body is `chunks` chunks of `size` bytes, counting how many were pulled. */
@@ -15,14 +15,6 @@ function streamingRequest(chunks: number, size: number, headers: Record<string, 
   return { request: new Request('http://x/', { method: 'POST', body, headers, duplex: 'half' } as RequestInit), pulled: () => pulled };
 }
 
-const failure = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-    return 'no error';
-  } catch (error) {
-    return error instanceof ApiError ? `${error.status} ${error.code}` : String(error);
-  }
-};
 
 describe('readBodyLimited', () => {
   it('reads a body within the limit', async () => {

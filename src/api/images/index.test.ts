@@ -1,18 +1,10 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../errors/index.js';
+import { failure } from '../testing.js';
 import { decodeImageForModel, inspectImage, sniffImageFormat, thumbnail } from './index.js';
 
 const limits = { maxInputPixels: 100_000, minImageSide: 8 };
 const pattern = () => sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } });
-const failure = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-    return 'no error';
-  } catch (error) {
-    return error instanceof ApiError ? `${error.status} ${error.code}` : String(error);
-  }
-};
 
 describe('sniffImageFormat', () => {
   it('detects every accepted format from its bytes', async () => {

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { assertChannelsLast, conv2dInfo, inputsOf, matMulInfo, padInfo, transposeInfo, wasmBackendOf, withScratch, type KernelArgs } from './wasm-kernel-utils.js';
+import { assertChannelsLast, backpropConvInfo, conv2dInfo, inputsOf, matMulInfo, padInfo, transposeInfo, wasmBackendOf, withScratch, type KernelArgs } from './wasm-kernel-utils.js';
 
 export type FilterGradMethod = 'patches' | 'convolution' | 'loop';
 
@@ -140,17 +140,8 @@ export const FILTER_GRAD_METHODS: Record<FilterGradMethod, FilterGradFn> = {
 export function conv2dBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const backend = wasmBackendOf(args);
   const { x, dy } = inputsOf(args, ['x', 'dy'], tf.Conv2DBackpropFilter);
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  const convInfo = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1, // the gradient of a dilated conv2d is not defined in tfjs
-    pad,
-    dimRoundingMode,
-    false,
-    tf.backend_util.convertConv2DDataFormat(dataFormat),
-  );
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const convInfo = backpropConvInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs);
   assertChannelsLast(convInfo, tf.Conv2DBackpropFilter);
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error(`Conv2DBackpropFilter on wasm needs float32 tensors, got ${x.dtype} and ${dy.dtype}`);
   return FILTER_GRAD_METHODS[chooseFilterGradMethod(convInfo)](backend, x, dy, convInfo);

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { conv2dInfo, inputsOf, reverseInfo, transposeInfo, wasmBackendOf, withScratch, type KernelArgs, type SingleOutputKernel } from './wasm-kernel-utils.js';
+import { backpropConvInfo, conv2dInfo, inputsOf, reverseInfo, transposeInfo, wasmBackendOf, withScratch, type KernelArgs, type SingleOutputKernel } from './wasm-kernel-utils.js';
 
 /** The input gradient as a convolution; `undefined` when the stride-1 identity does not apply. */
 function inputGradByConvolution(backend: BackendWasm, dy: tf.TensorInfo, filter: tf.TensorInfo, convInfo: tf.backend_util.Conv2DInfo): tf.TensorInfo | undefined {
@@ -39,17 +39,8 @@ function inputGradByConvolution(backend: BackendWasm, dy: tf.TensorInfo, filter:
 export function makeConv2dBackpropInput(original: SingleOutputKernel): SingleOutputKernel {
   return (args: KernelArgs) => {
     const { dy, filter } = inputsOf(args, ['dy', 'filter'], tf.Conv2DBackpropInput);
-    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-    const convInfo = tf.backend_util.computeConv2DInfo(
-      inputShape,
-      filter.shape as [number, number, number, number],
-      strides,
-      1, // the gradient of a dilated conv2d is not defined in tfjs
-      pad,
-      dimRoundingMode,
-      false,
-      tf.backend_util.convertConv2DDataFormat(dataFormat),
-    );
+    const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    const convInfo = backpropConvInfo(attrs.inputShape, filter.shape as [number, number, number, number], attrs);
     const fastPathApplies =
       convInfo.dataFormat === 'channelsLast' && convInfo.strideHeight === 1 && convInfo.strideWidth === 1 && dy.dtype === 'float32' && filter.dtype === 'float32';
     const viaConv = fastPathApplies ? inputGradByConvolution(wasmBackendOf(args), dy, filter, convInfo) : undefined;

@@ -124,3 +124,24 @@ export function assertChannelsLast(convInfo: tf.backend_util.Conv2DInfo, kernelN
     throw new Error(`The project's wasm ${kernelName} kernel supports NHWC (channelsLast) data only, got ${convInfo.dataFormat}; use dataFormat 'NHWC'`);
   }
 }
+
+/**
+ * The convolution geometry of a conv2d gradient kernel (both backprop kernels share it). Dilation is
+ * always 1: tfjs does not define the gradient of a dilated conv2d.
+ */
+export function backpropConvInfo(
+  inputShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: Pick<tf.Conv2DBackpropFilterAttrs, 'strides' | 'pad' | 'dataFormat' | 'dimRoundingMode'>,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
+  );
+}
