@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import type { LossName, TowerArch } from '../model/config.js';
 import { parseBackendPreference } from '../model/backend.js';
-import { KOCH_AFFINE_RANGES } from '../data/augment.js';
+import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges } from '../data/augment.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
 import { parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, progressBar, say } from './common.js';
@@ -42,7 +42,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed', parseInteger, d.seed)
     .option('--backend <name>', 'tfjs backend: auto, node, wasm or cpu (env TWINSEARCH_BACKEND)')
     .option('--workers <n>', 'gradient worker threads (-1: one per core unless tfjs-node)', parseInteger, d.workers)
-    .option('--augment', 'random affine distortions (rotation, shear, scale, shift)', false)
+    .addOption(new Option('--augment [strength]', 'random affine distortions: koch (Koch et al. 2015, for characters) or strong (poses: faces, products)').choices(['koch', 'strong']).preset('koch'))
     .option('--flip', 'random left-right mirrors (faces, products; not characters)', false)
     .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
     .option('--groups-per-batch <n>', 'draw each batch from this many parent folders (harder negatives; 0 = off)', parseInteger, d.groupsPerBatch)
@@ -51,6 +51,13 @@ export function trainCommand(): Command {
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
     .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
     .option('--resume', 'continue from <out>/checkpoint', false);
+}
+
+/** The augmentation of `--augment [koch|strong]` and `--flip`; null when neither is given. */
+export function affineRanges(strength: 'koch' | 'strong' | undefined, flip: boolean): AffineRanges | null {
+  if (!strength && !flip) return null;
+  const ranges = strength === 'strong' ? STRONG_AFFINE_RANGES : KOCH_AFFINE_RANGES;
+  return { ...ranges, probability: strength ? ranges.probability : 0, flipProbability: flip ? 0.5 : 0 };
 }
 
 type Flags = ReturnType<ReturnType<typeof trainCommand>['opts']>;
@@ -80,7 +87,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     seed: f.seed as number,
     backend: parseBackendPreference(f.backend as string | undefined),
     workers: f.workers as number,
-    augment: f.augment || f.flip ? { ...KOCH_AFFINE_RANGES, probability: f.augment ? KOCH_AFFINE_RANGES.probability : 0, flipProbability: f.flip ? 0.5 : 0 } : null,
+    augment: affineRanges(f.augment as 'koch' | 'strong' | undefined, !!f.flip),
     rotateIdentities: !!f.rotateIdentities,
     groupsPerBatch: f.groupsPerBatch as number,
     patience: f.patience as number,

@@ -67,6 +67,18 @@ export const KOCH_AFFINE_RANGES: Readonly<AffineRanges> = Object.freeze({
 });
 
 /**
+ * Wider ranges for photographs of the same subject in different poses (faces, products): rotation
+ * ±20°, mild shear, scale 0.75-1.3, shift ±1/10 of the size, each component applied with probability 0.8.
+ */
+export const STRONG_AFFINE_RANGES: Readonly<AffineRanges> = Object.freeze({
+  rotationDeg: 20,
+  shear: 0.15,
+  scale: [0.75, 1.3] as [number, number],
+  shift: 0.1,
+  probability: 0.8,
+});
+
+/**
  * Draws a random affine distortion. Always draws all 7 components (and 7 coin flips), so the number of
  * random draws per call is fixed and streams stay aligned whatever the ranges.
  *
