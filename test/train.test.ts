@@ -133,3 +133,23 @@ describe('train: early stopping', () => {
     expect(result.card!.validation.bestEpoch).toBe(3);
   }, 120_000);
 });
+
+describe('train: --init-from (transfer learning)', () => {
+  it('starts from a saved model of the same shape, and refuses one of another shape', async () => {
+    const source = path.join(dir, 'model-contrastive');
+    const out = path.join(dir, 'model-init');
+    // A learning rate of 0 keeps the copied weights: the new model must embed exactly like the source.
+    const result = await train(options(out, { epochs: 1, stepsPerEpoch: 1, learningRate: 0, initFrom: source }));
+    const a = await loadModel(source);
+    const b = await loadModel(out);
+    expect(result.card!.training.initFrom).toBe(a.card.modelId);
+    const [ea, eb] = tf.tidy(() => {
+      const x = tf.randomUniform([2, 28, 28, 1]);
+      return [(a.tower.predict(x) as tf.Tensor).dataSync(), (b.tower.predict(x) as tf.Tensor).dataSync()];
+    });
+    expect(Array.from(eb!)).toEqual(Array.from(ea!));
+    a.tower.dispose();
+    b.tower.dispose();
+    await expect(train(options(path.join(dir, 'model-init-bad'), { epochs: 1, stepsPerEpoch: 1, initFrom: source, tower: { ...DEFAULT_TRAIN_OPTIONS.tower, filters: 8, embeddingSize: 32 } }))).rejects.toThrow(/does not match/);
+  }, 120_000);
+});

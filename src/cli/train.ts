@@ -50,6 +50,7 @@ export function trainCommand(): Command {
     .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
     .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
+    .option('--init-from <dir>', 'start from the weights of a trained model of the same architecture (transfer learning)')
     .option('--resume', 'continue from <out>/checkpoint', false);
 }
 
@@ -94,6 +95,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     targetFars: f.targetFar as number[],
     maxValImages: f.maxValImages as number,
     onUnreadable: f.skipUnreadable ? 'skip' : 'fail',
+    initFrom: f.initFrom as string | undefined,
     resume: !!f.resume,
   };
 }

@@ -13,7 +13,7 @@ import { selectIdentities } from '../data/select.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { buildTower, towerSummary } from '../model/tower.js';
 import { embedImageSetAsync } from '../model/embed.js';
-import { loadCheckpoint, saveCheckpoint, saveModel } from '../model/io.js';
+import { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from '../model/io.js';
 import type { ModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
 import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSettings, type Trainable } from './gradients.js';
@@ -101,6 +101,23 @@ function planShards(pool: ClassPool, options: TrainOptions, shards: number, rng:
   );
 }
 
+/** Copies a saved model's weights into a freshly built tower of the same shape (transfer learning). */
+async function initialiseFrom(tower: tf.LayersModel, dir: string): Promise<string> {
+  const source = await loadModel(dir);
+  try {
+    const from = source.tower.getWeights();
+    const to = tower.getWeights();
+    const mismatch = to.findIndex((w, i) => !from[i] || w.shape.join('x') !== from[i]!.shape.join('x'));
+    if (from.length !== to.length || mismatch >= 0) {
+      throw new Error(`--init-from ${dir}: its tower (${from.map((w) => w.shape.join('x')).join(', ')}) does not match this one (${to.map((w) => w.shape.join('x')).join(', ')}); use the same --arch, --filters, --embedding-size, --input-size and --channels`);
+    }
+    tower.setWeights(from);
+    return source.card.modelId;
+  } finally {
+    source.tower.dispose();
+  }
+}
+
 function averageGradients(results: { grads: Float32Array[] }[]): Float32Array[] {
   const [first, ...rest] = results;
   const sum = first!.grads.map((g) => Float32Array.from(g));
@@ -160,6 +177,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     tower: buildTower(options.tower, options.preprocess, options.seed),
     scale: options.loss === 'npair' ? tf.variable(tf.scalar(options.scale), true, 'npair_scale') : undefined,
   };
+  let initModelId: string | undefined;
+  if (options.initFrom && !resumed) initModelId = await initialiseFrom(trainable.tower, options.initFrom);
   const optimizer = tf.train.adam(options.learningRate);
   if (resumed) {
     assignWeights(trainable, resumed.weights);
@@ -326,7 +345,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       backend: backendInfo.name, workers: workerCount, seed: options.seed, epochs: epoch, steps: step,
       batchSize: options.batchImages, learningRate: options.learningRate, wallSeconds, pairsPerSecond: history.at(-1)?.pairsPerSecond ?? 0, outcome,
       trainIdentities: split.train.length, valIdentities: split.val.length, images: set.count, dataDigest, dataRoot: path.resolve(options.data),
-      augment: options.augment, rotateIdentities: options.rotateIdentities, groupsPerBatch: options.groupsPerBatch,
+      augment: options.augment, rotateIdentities: options.rotateIdentities, groupsPerBatch: options.groupsPerBatch, initFrom: initModelId,
     },
     parameters: summary.parameters,
   });

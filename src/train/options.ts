@@ -56,6 +56,8 @@ export interface TrainOptions {
   onUnreadable: 'skip' | 'fail';
   /** Cap on validation images embedded each epoch (they are sampled once, by identity). */
   maxValImages: number;
+  /** Start from the weights of this model directory (same architecture and input shape): transfer learning. */
+  initFrom?: string;
   /** Continue from out/checkpoint if it exists. */
   resume: boolean;
 }
