@@ -19,6 +19,11 @@ import { machine, table, writeResults } from './bench-common.js';
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+/** 1.64x, or 1/357 for ratios far below one. */
+function ratio(x: number): string {
+  return x >= 0.1 ? `${x.toFixed(2)}x` : `1/${Math.round(1 / x)}`;
+}
+
 export interface TrainBenchRow {
   backend: string;
   workers: number;
@@ -39,7 +44,8 @@ async function measure(backend: string, workers: number, steps: number, gallery:
     });
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as TrainBenchRow;
   } catch (err) {
-    const message = (err as { stderr?: string }).stderr?.trim().split('\n').at(-1) ?? String(err);
+    const lines = (err as { stderr?: string }).stderr?.trim().split('\n') ?? [];
+    const message = lines.find((l) => /error|cannot|not available/i.test(l))?.trim() ?? lines.at(-1) ?? String(err);
     return { backend, workers, skipped: message };
   }
 }
@@ -73,7 +79,7 @@ export async function benchTrain(options: { steps: number; cpuSteps: number; out
       '',
       table(rows.map((r) => ({
         backend: r.backend, workers: r.workers, 'steps timed': r.steps, 'ms/step': r.msPerStep.toFixed(0), 'pairs/s': r.pairsPerSecond.toFixed(1),
-        'images/s': r.imagesPerSecond.toFixed(0), 'vs wasm, 1 thread': base ? `${(r.pairsPerSecond / base.pairsPerSecond).toFixed(2)}x` : '-',
+        'images/s': r.imagesPerSecond.toFixed(0), 'vs wasm, 1 thread': base ? ratio(r.pairsPerSecond / base.pairsPerSecond) : '-',
       }))),
       '',
       ...(skipped.length ? ['Not measured:', ...skipped.map((s) => `- ${s}`), ''] : []),
