@@ -74,10 +74,10 @@ interface ChildRun {
 }
 
 /** When to kill: after a fixed delay from spawn, or a random moment after the run starts writing its snapshot. */
-type KillPlan = { afterMs: number } | { afterTempDirMs: number; indexDir: string } | undefined;
+export type KillPlan = { afterMs: number } | { afterTempDirMs: number; indexDir: string } | undefined;
 
 /** Starts the re-index CLI as one node process and SIGKILLs it as planned. */
-function reindex(args: string[], plan?: KillPlan): Promise<ChildRun & { killed: boolean }> {
+export function reindex(args: string[], plan?: KillPlan): Promise<ChildRun & { killed: boolean }> {
   return new Promise((done, fail) => {
     const started = performance.now();
     const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/reindex.ts'), ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -30,9 +30,19 @@ function checkIdentity(identity: string): string {
   }
 }
 
-/** Identity from the path: Hono decodes percent-escapes; a NUL or control character is refused by validateIdentity. */
-function identityFrom(raw: string | undefined): string {
+/**
+ * Identity from the path: Hono decodes percent-escapes; a NUL or control character is refused by validateIdentity.
+ * Hono keeps a malformed escape (`%FF`, `%ZZ`, a cut UTF-8 sequence) as literal text, which would make
+ * `%FF` and `%25FF` one identity: so the raw path must decode as UTF-8.
+ */
+function identityFrom(raw: string | undefined, url: string): string {
   if (raw === undefined) throw new ApiError('INVALID_IDENTITY', 'no identity in the path');
+  const path = new URL(url).pathname;
+  try {
+    decodeURIComponent(path.slice(path.indexOf('/v1/gallery/') + '/v1/gallery/'.length));
+  } catch {
+    throw new ApiError('INVALID_IDENTITY', 'the identity in the path is not valid percent-encoded UTF-8');
+  }
   return checkIdentity(raw);
 }
 
@@ -146,8 +156,8 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     }),
   );
-  app.post('/v1/gallery/:identity{.+}', admin, async (c) => {
-    const identity = identityFrom(c.req.param('identity'));
+  app.post('/v1/gallery/:identity{[\\s\\S]+}', admin, async (c) => {
+    const identity = identityFrom(c.req.param('identity'), c.req.url);
     ctx.requireIndex();
     const t = timer(ctx);
     const body = await readBody(c, ctx, ctx.config.maxEnrolImages);
@@ -181,8 +191,8 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     }),
   );
-  app.delete('/v1/gallery/:identity{.+}', admin, async (c) => {
-    const identity = identityFrom(c.req.param('identity'));
+  app.delete('/v1/gallery/:identity{[\\s\\S]+}', admin, async (c) => {
+    const identity = identityFrom(c.req.param('identity'), c.req.url);
     ctx.requireIndex();
     const removed = await ctx.holder.deleteIdentity(identity);
     if (removed === 0) throw new ApiError('UNKNOWN_IDENTITY', `identity ${JSON.stringify(identity)} has no images`);

@@ -177,6 +177,8 @@ export const ReadySchema = z
   })
   .openapi('Ready');
 
+const OPTION_KEYS = new Set(['k', 'threshold', 'level', 'limit', 'cursor']);
+
 /**
  * Parses with `schema`, turning a failure into a 400 naming the bad fields.
  *
@@ -187,5 +189,7 @@ export function validate<T extends z.ZodType>(schema: T, value: unknown, where: 
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const details = result.error.issues.map((i) => `${i.path.map(String).join('.') || where}: ${i.message}`).join('; ');
-  throw new ApiError(code, `invalid ${where}: ${details}`);
+  // Options (k, threshold, level) are INVALID_PARAMETER wherever they come from, a JSON body included.
+  const onlyOptions = result.error.issues.every((i) => i.path.length > 0 && OPTION_KEYS.has(String(i.path[0])));
+  throw new ApiError(onlyOptions ? 'INVALID_PARAMETER' : code, `invalid ${where}: ${details}`);
 }
