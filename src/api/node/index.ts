@@ -14,7 +14,7 @@
  * - Shutdown: on SIGTERM/SIGINT it stops accepting connections, lets requests in flight and
  *   `waitUntil` work finish (bounded by a drain timeout), then closes the runtime and exits.
  */
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +25,9 @@ import { authEnabled, ConfigError, parseApiConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { closeSharedRuntime, LOOPBACK_ONLY } from '../runtime.js';
 import { readWranglerEnv, type WranglerEnv } from './wrangler-config.js';
+
+/** net.Server#close: stops listening without http.Server#close's immediate drop of idle keep-alive connections. */
+const netClose = NetServer.prototype.close;
 
 export { readWranglerEnv, type WranglerEnv } from './wrangler-config.js';
 
@@ -51,6 +54,8 @@ export interface NodeAdapterOptions {
   wrangler?: Promise<WranglerEnv>;
   /** How long shutdown waits for requests in flight and waitUntil work. Default 10 s. */
   drainTimeoutMs?: number;
+  /** How long, after it stops accepting, shutdown still answers requests on open keep-alive connections. Default 500 ms. */
+  idleGraceMs?: number;
   /** Expose `GET /__scheduled?cron=…` to fire the scheduled handler (as `wrangler dev --test-scheduled`). */
   testScheduled?: boolean;
   /** Run the crons from wrangler.toml. Default true. */
@@ -179,7 +184,12 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
       // Requests in flight answer, then their keep-alive connections close.
       for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
       for (const job of jobs) job.stop();
-      const stopped = new Promise<void>((r) => server.close(() => r()));
+      // Stop accepting, but not with http.Server#close: it also drops idle keep-alive connections at once,
+      // racing clients that have just sent their next request on one (they would see ECONNRESET).
+      // Instead, for a short grace, requests on open connections are still answered (with
+      // `Connection: close`); only then are the connections that stayed idle closed.
+      const stopped = new Promise<void>((r) => netClose.call(server, () => r()));
+      await new Promise((r) => setTimeout(r, options.idleGraceMs ?? 500).unref());
       server.closeIdleConnections();
       const timeout = options.drainTimeoutMs ?? 10_000;
       const allDone = new Promise<void>((r) => {
