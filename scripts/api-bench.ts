@@ -33,7 +33,7 @@ import { syntheticPng, writeTinyModel } from '../src/index/testing.js';
 import { fashionMnist, machine, randomModel, table, writeResults } from './bench-common.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const KEY = 'bench-read-key-0123456789abcdef';
+export const KEY = 'bench-read-key-0123456789abcdef';
 
 export interface ApiBenchOptions {
   /** Gallery size (images, 10 per identity). */
@@ -114,8 +114,13 @@ async function prepareImages(o: ApiBenchOptions): Promise<{ gallery: string; que
   let image: (i: number) => Promise<Buffer>;
   if (o.tiny) image = (i) => syntheticPng(i);
   else {
-    const { images } = await fashionMnist(o.images + queryCount);
-    image = (i) => sharp(Buffer.from(images.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+    const { images, count } = await fashionMnist(o.images + queryCount);
+    // Fashion-MNIST has 70,000 images: beyond that, galleries reuse them mirrored (other bytes, other vectors).
+    image = (i) => {
+      const row = i % count;
+      const picture = sharp(Buffer.from(images.subarray(row * 784, (row + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } });
+      return (Math.floor(i / count) % 2 === 1 ? picture.flop() : picture).png().toBuffer();
+    };
   }
   if (!(await exists(marker))) {
     o.log?.(`writing ${o.images} gallery PNGs to ${gallery}`);
@@ -186,7 +191,7 @@ async function writeServerConfig(work: string, vars: Record<string, string>): Pr
 const searchHeaders = { authorization: `Bearer ${KEY}`, 'content-type': 'image/png' };
 
 /** Spawns `npm run dev`'s CLI and measures process start → first 200 from /v1/search. */
-async function startServer(config: string, workers: number, query: Buffer): Promise<{ child: ChildProcess; url: string; coldStartMs: number }> {
+export async function startServer(config: string, workers: number, query: Buffer): Promise<{ child: ChildProcess; url: string; coldStartMs: number }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
@@ -213,7 +218,7 @@ async function startServer(config: string, workers: number, query: Buffer): Prom
   }
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
+export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
@@ -273,7 +278,7 @@ async function load(url: string, connections: number, seconds: number, queries: 
 }
 
 /** Lambda cold start: a fresh process imports functions/lambda.ts and answers one /v1/search event. */
-async function lambdaColdStart(env: Record<string, string>, query: Buffer): Promise<number> {
+export async function lambdaColdStart(env: Record<string, string>, query: Buffer): Promise<number> {
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/api-bench-lambda-child.ts')], {
     cwd: ROOT,
@@ -301,13 +306,25 @@ async function lambdaColdStart(env: Record<string, string>, query: Buffer): Prom
   });
 }
 
+/** What a server run needs: model, gallery and query images, a verified index and a wrangler config. */
+export interface PreparedApiBench {
+  model: { dir: string; source: string };
+  card: ReturnType<typeof parseModelCard>;
+  gallery: string;
+  queries: Buffer[];
+  source: string;
+  index: { dir: string; version: string; M: number; ef: number };
+  vars: Record<string, string>;
+  config: string;
+}
+
 /**
+ * Model, gallery, queries and index (all cached in `o.work`) and the server's wrangler config.
+ *
  * @example
- * const r = await runApiBench({ images: 10_000, duration: 30, connections: [1, 16, 64], workers: [0, 2], coldStarts: 3, work: 'tmp/api-bench' });
+ * const p = await prepareApiBench({ images: 10_000, duration: 0, connections: [], workers: [0], coldStarts: 1, work: 'tmp/api-bench' });
  */
-export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
-  const log = o.log ?? (() => {});
-  const atStart = machine();
+export async function prepareApiBench(o: ApiBenchOptions): Promise<PreparedApiBench> {
   await mkdir(o.work, { recursive: true });
   const model = await prepareModel(o);
   const card = parseModelCard(await readFile(join(model.dir, MODEL_CARD_FILE), 'utf8'));
@@ -315,6 +332,17 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
   const index = await prepareIndex(o, model.dir, gallery);
   const vars = { MODEL_DIR: model.dir, INDEX_DIR: index.dir, GALLERY_DIR: gallery, LOG_LEVEL: 'warn', WATCH_INDEX: 'false', RELOAD_POLL_MS: '0' };
   const config = await writeServerConfig(o.work, vars);
+  return { model, card, gallery, queries, source, index, vars, config };
+}
+
+/**
+ * @example
+ * const r = await runApiBench({ images: 10_000, duration: 30, connections: [1, 16, 64], workers: [0, 2], coldStarts: 3, work: 'tmp/api-bench' });
+ */
+export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
+  const log = o.log ?? (() => {});
+  const atStart = machine();
+  const { model, card, queries, source, index, vars, config } = await prepareApiBench(o);
 
   const servers: ServerResult[] = [];
   const lambda: ApiBenchResult['lambdaColdStartMs'] = [];

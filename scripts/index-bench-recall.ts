@@ -71,7 +71,7 @@ export interface RecallBenchResult {
 }
 
 /** Embeds Fashion-MNIST with the model (cached by model id and count). */
-async function embedFashionMnist(modelDir: string, limit: number, workers: number, log: (l: string) => void): Promise<{ vectors: Float32Array; dim: number; modelId: string; embed: RecallBenchResult['embed'] }> {
+export async function embedFashionMnist(modelDir: string, limit: number, workers: number, log: (l: string) => void): Promise<{ vectors: Float32Array; dim: number; modelId: string; embed: RecallBenchResult['embed'] }> {
   const card = parseModelCard(await readFile(join(modelDir, MODEL_CARD_FILE), 'utf8'));
   const meta = metaFromCard(card);
   const pre = card.preprocess;
