@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureSampleGallery } from '../src/data/sample.js';
 
-const tsx = path.resolve('node_modules/.bin/tsx');
 let dir: string;
 let gallery: string;
 
@@ -30,7 +29,8 @@ interface Run {
 /** Runs the train CLI; `interruptWhen` sends SIGINT the first time stderr matches. */
 function runTrain(args: string[], interruptWhen?: RegExp): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(tsx, ['src/cli/train.ts', ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    // node itself (not the tsx CLI, which relays signals to a child of its own) so SIGINT reaches the trainer directly.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args], { env: { ...process.env, NO_COLOR: '1' } });
     let stderr = '';
     let sent = false;
     child.stderr.on('data', (chunk: Buffer) => {

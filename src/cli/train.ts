@@ -105,10 +105,12 @@ async function main(argv: string[]): Promise<number> {
   const options = optionsFromFlags(command.opts());
 
   // First Ctrl-C: finish the step, checkpoint, exit. Second: exit at once.
-  let stopRequested = false;
+  // A signal relayed twice by a wrapper (npm, tsx) within a moment counts once.
+  let stopRequested = 0;
   process.on('SIGINT', () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
+    if (stopRequested && Date.now() - stopRequested > 1000) process.exit(130);
+    if (stopRequested) return;
+    stopRequested = Date.now();
     say('\nstopping after this step: saving a checkpoint (Ctrl-C again to quit at once)');
   });
 
@@ -117,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
   let barEpoch = -1;
   const result = await train(options, {
     log: (m) => say(m),
-    shouldStop: () => stopRequested,
+    shouldStop: () => stopRequested > 0,
     onLoadProgress: (done, total) => {
       if (done === 0 || !loadBar.isActive) loadBar.start(total, done);
       loadBar.update(done);
