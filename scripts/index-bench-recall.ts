@@ -29,6 +29,7 @@ import { exactSearch, recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw } from '../src/index/hnsw.js';
 import { metaFromCard } from '../src/index/model-embedder.js';
 import { fashionMnist, memoryMiB, randomModel, table, writeResults } from './bench-common.js';
+import { syntheticVectors } from './index-bench-synthetic.js';
 
 const repo = resolve(import.meta.dirname, '..');
 
@@ -115,23 +116,11 @@ export async function embedFashionMnist(modelDir: string, limit: number, workers
   return { vectors, dim: card.embeddingSize, modelId: card.modelId, embed: { seconds, imagesPerSecond: count / seconds, cached: false } };
 }
 
-/** Clustered unit vectors (a stand-in for embeddings in smoke runs). */
+/** Clustered unit vectors (a stand-in for embeddings in smoke runs): `clusters` random centres, then rows around them. */
 export function clusteredVectors(count: number, dim: number, seed: number, clusters = 100): Float32Array {
   const rng = createRng(seed);
   const centres = Float32Array.from({ length: clusters * dim }, () => rng.normal());
-  const out = new Float32Array(count * dim);
-  for (let i = 0; i < count; i++) {
-    const c = rng.int(clusters);
-    let norm = 0;
-    for (let j = 0; j < dim; j++) {
-      const v = centres[c * dim + j] + 0.35 * rng.normal();
-      out[i * dim + j] = v;
-      norm += v * v;
-    }
-    const inv = 1 / Math.sqrt(norm);
-    for (let j = 0; j < dim; j++) out[i * dim + j] *= inv;
-  }
-  return out;
+  return syntheticVectors(count, dim, 'clustered', rng, centres);
 }
 
 /** Neighbours of each query row, its own row left out. */
