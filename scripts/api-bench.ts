@@ -7,11 +7,14 @@
  * (`npm run dev`, wrangler config reader included) and of the AWS Lambda handler.
  *
  *   npx tsx scripts/api-bench.ts [--images 10000] [--duration 30] [--connections 1,16,64] [--workers 0,2]
- *                                [--cold-starts 3] [--model DIR] [--work tmp/api-bench] [--out bench/results] [--doc docs/api-bench.md]
+ *                                [--queries png28,photo] [--cold-starts 3] [--model DIR] [--work tmp/api-bench]
+ *                                [--out bench/results] [--doc docs/api-bench.md]
  *
  * The server runs in its own process; the load generator runs in this one, on the same 2 cores.
  * Gallery: Fashion-MNIST (Debian dataset-fashion-mnist) as 28x28 PNGs, 10 per identity; queries
- * are other Fashion-MNIST images. Model: models/sample (what `npm start` trains) if present,
+ * are other Fashion-MNIST images, sent two ways: `png28`, 28x28 PNGs (already the model's input
+ * size: decoded in JavaScript, see src/data/png-at-size.ts) and `photo`, the same pictures enlarged
+ * to 640x480 JPEGs (decoded and resized by sharp), so both decode paths are measured. Model: models/sample (what `npm start` trains) if present,
  * else a random-weight conv4 tower of the same architecture (same speed). Gallery and index are
  * cached in --work between runs.
  */
@@ -35,6 +38,11 @@ import { fashionMnist, machine, randomModel, table, writeResults } from './bench
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const KEY = 'bench-read-key-0123456789abcdef';
 
+/** How the query images are sent (see the module comment). */
+export type QueryKind = 'png28' | 'photo';
+export const QUERY_KINDS: readonly QueryKind[] = ['png28', 'photo'];
+const QUERY_LABEL: Record<QueryKind, string> = { png28: '28x28 PNG', photo: '640x480 JPEG' };
+
 export interface ApiBenchOptions {
   /** Gallery size (images, 10 per identity). */
   images: number;
@@ -43,6 +51,8 @@ export interface ApiBenchOptions {
   connections: number[];
   /** EMBED_WORKERS settings to compare (0 = embed in the serving thread). */
   workers: number[];
+  /** Query encodings to load the server with. Default both. */
+  queries?: QueryKind[];
   /** Cold starts measured per setting (median reported). */
   coldStarts: number;
   /** Cache folder for the gallery, model and index. */
@@ -55,6 +65,7 @@ export interface ApiBenchOptions {
 }
 
 export interface LoadRun {
+  query: QueryKind;
   connections: number;
   seconds: number;
   requests: number;
@@ -106,7 +117,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Gallery PNGs (cached) and query PNGs that are not in the gallery. */
-async function prepareImages(o: ApiBenchOptions): Promise<{ gallery: string; queries: Buffer[]; source: string }> {
+async function prepareImages(o: ApiBenchOptions): Promise<{ gallery: string; queries: Record<QueryKind, Buffer[]>; source: string }> {
   const queryCount = 64;
   const source = o.tiny ? 'synthetic 28x28 PNGs' : 'Fashion-MNIST 28x28 PNGs';
   const gallery = join(o.work, `gallery-${o.images}${o.tiny ? '-tiny' : ''}`);
@@ -131,8 +142,10 @@ async function prepareImages(o: ApiBenchOptions): Promise<{ gallery: string; que
     }
     await writeFile(marker, '');
   }
-  const queries = await Promise.all(Array.from({ length: queryCount }, (_, q) => image(o.images + q)));
-  return { gallery, queries, source };
+  const png28 = await Promise.all(Array.from({ length: queryCount }, (_, q) => image(o.images + q)));
+  // The same pictures as a phone would send them: large JPEGs that must be decoded and shrunk.
+  const photo = await Promise.all(png28.map((png) => sharp(png).resize(640, 480, { fit: 'fill', kernel: 'lanczos3' }).jpeg({ quality: 90 }).toBuffer()));
+  return { gallery, queries: { png28, photo }, source };
 }
 
 async function prepareModel(o: ApiBenchOptions): Promise<{ dir: string; source: string }> {
@@ -252,7 +265,7 @@ function breakdown(before: Map<string, number>, after: Map<string, number>): Pic
   };
 }
 
-async function load(url: string, connections: number, seconds: number, queries: Buffer[]): Promise<LoadRun> {
+async function load(url: string, query: QueryKind, connections: number, seconds: number, queries: Buffer[]): Promise<LoadRun> {
   const before = await scrape(url);
   const r = await autocannon({
     url,
@@ -263,6 +276,7 @@ async function load(url: string, connections: number, seconds: number, queries: 
   });
   const after = await scrape(url);
   return {
+    query,
     connections,
     seconds: round(r.duration, 1),
     requests: r.requests.total,
@@ -311,7 +325,7 @@ export interface PreparedApiBench {
   model: { dir: string; source: string };
   card: ReturnType<typeof parseModelCard>;
   gallery: string;
-  queries: Buffer[];
+  queries: Record<QueryKind, Buffer[]>;
   source: string;
   index: { dir: string; version: string; M: number; ef: number };
   vars: Record<string, string>;
@@ -351,18 +365,21 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     let running: Awaited<ReturnType<typeof startServer>> | null = null;
     for (let i = 0; i < o.coldStarts; i++) {
       if (running) await stopServer(running.child);
-      running = await startServer(config, workers, queries[0]);
+      running = await startServer(config, workers, queries.png28[0]);
       coldStartMs.push(round(running.coldStartMs, 0));
       log(`workers ${workers}: cold start ${coldStartMs.at(-1)} ms`);
     }
     if (!running) throw new Error('coldStarts must be at least 1');
     try {
-      await autocannon({ url: running.url, connections: 4, duration: Math.min(2, o.duration), requests: queries.map((body) => ({ method: 'POST', path: '/v1/search', headers: searchHeaders, body })) });
       const runs: LoadRun[] = [];
-      for (const connections of o.connections) {
-        const run = await load(running.url, connections, o.duration, queries);
-        runs.push(run);
-        log(`workers ${workers}, ${connections} connections: ${run.rps} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, errors ${run.errors}, non-2xx ${run.non2xx}`);
+      for (const kind of o.queries ?? QUERY_KINDS) {
+        const bodies = queries[kind];
+        await autocannon({ url: running.url, connections: 4, duration: Math.min(2, o.duration), requests: bodies.map((body) => ({ method: 'POST', path: '/v1/search', headers: searchHeaders, body })) });
+        for (const connections of o.connections) {
+          const run = await load(running.url, kind, connections, o.duration, bodies);
+          runs.push(run);
+          log(`workers ${workers}, ${kind}, ${connections} connections: ${run.rps} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, errors ${run.errors}, non-2xx ${run.non2xx}`);
+        }
       }
       servers.push({ workers, coldStartMs, runs });
     } finally {
@@ -370,7 +387,7 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     }
     const lambdaMs: number[] = [];
     for (let i = 0; i < o.coldStarts; i++) {
-      lambdaMs.push(round(await lambdaColdStart({ ...vars, EMBED_WORKERS: String(workers), API_KEYS: KEY, LOG_LEVEL: 'silent' }, queries[0]), 0));
+      lambdaMs.push(round(await lambdaColdStart({ ...vars, EMBED_WORKERS: String(workers), API_KEYS: KEY, LOG_LEVEL: 'silent' }, queries.png28[0]), 0));
       log(`workers ${workers}: lambda cold start ${lambdaMs.at(-1)} ms`);
     }
     lambda.push({ workers, ms: lambdaMs });
@@ -393,6 +410,7 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
   const loadRows = r.servers.flatMap((s) =>
     s.runs.map((run) => ({
       embedding: setting(s.workers),
+      query: QUERY_LABEL[run.query],
       connections: run.connections,
       'req/s': run.rps,
       'p50 ms': run.p50,
@@ -406,6 +424,7 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
   const stageRows = r.servers.flatMap((s) =>
     s.runs.map((run) => ({
       embedding: setting(s.workers),
+      query: QUERY_LABEL[run.query],
       connections: run.connections,
       'client mean': run.meanMs,
       handler: run.server.handler,
@@ -428,7 +447,8 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
     '',
     `Measured ${new Date().toISOString().slice(0, 16)}Z on ${m.cpu}, ${m.cores} cores, Node ${m.node}; load average (1 / 5 / 15 min) ${m.loadavg.join(' / ')} at the start and ${end.loadavg.join(' / ')} at the end (a shared machine: other work runs on it).`,
     `Model ${r.model.id} (${r.model.source}); gallery ${r.gallery.images} images of ${r.gallery.identities} identities (${r.gallery.source}); index ${r.index.version} (M ${r.index.M}, ef ${r.index.ef}).`,
-    `Server: \`npm run dev\`'s adapter in its own process; load: autocannon in the benchmark process on the same machine; raw PNG bodies, a read key, identity-level search, k = 5.`,
+    `Server: \`npm run dev\`'s adapter in its own process; load: autocannon in the benchmark process on the same machine; raw image bodies, a read key, identity-level search, k = 5.`,
+    `Queries: 64 Fashion-MNIST pictures not in the gallery, sent as 28x28 PNGs (the model's input size: decoded in JavaScript without sharp) and as 640x480 JPEGs (decoded and shrunk by sharp).`,
     '',
     `Command: \`${command}\``,
     '',
@@ -459,12 +479,13 @@ export function apiBenchCommand(): Command {
     .option('--duration <s>', 'seconds per load run', (v) => Number(v), 30)
     .option('--connections <list>', 'connection counts', list, [1, 16, 64])
     .option('--workers <list>', 'EMBED_WORKERS settings to compare', list, [0, 2])
+    .option('--queries <list>', `query encodings: ${QUERY_KINDS.join(', ')}`, (v) => v.split(',').map((x) => x.trim()) as QueryKind[], [...QUERY_KINDS])
     .option('--cold-starts <n>', 'cold starts per setting', (v) => Number(v), 3)
     .option('--model <dir>', 'model directory (default models/sample, else a random conv4)')
     .option('--work <dir>', 'cache folder for gallery, model and index', join(ROOT, 'tmp', 'api-bench'))
     .option('--out <dir>', 'results folder', join(ROOT, 'bench', 'results'))
     .option('--doc <file>', 'markdown report', join(ROOT, 'docs', 'api-bench.md'))
-    .action(async (f: { images: number; duration: number; connections: number[]; workers: number[]; coldStarts: number; model?: string; work: string; out: string; doc: string }) => {
+    .action(async (f: { images: number; duration: number; connections: number[]; workers: number[]; queries: QueryKind[]; coldStarts: number; model?: string; work: string; out: string; doc: string }) => {
       const command = `npx tsx scripts/api-bench.ts ${process.argv.slice(2).join(' ')}`.trim();
       const result = await runApiBench({ ...f, log: (m) => process.stderr.write(`${m}\n`) });
       const markdown = apiBenchMarkdown(result, command);

@@ -124,7 +124,7 @@ export interface TargetCheck {
 interface EmbedJson { measured: { backend: string; peakGflops: number; rows: { batch: number; gflops: number }[] }[] }
 interface AnnPoint { ef: number; recall: number; qps: number }
 interface AnnJson { datasets: { name: string; count: number; exact: { qps: number }; engines: { engine: string; M: number; rows: AnnPoint[] }[] }[]; defaults: { M: number; ef: number } }
-interface HttpJson { servers: { workers: number; runs: { connections: number; p50: number; p99: number; errors: number; non2xx: number }[] }[] }
+interface HttpJson { servers: { workers: number; runs: { query?: string; connections: number; p50: number; p99: number; errors: number; non2xx: number }[] }[] }
 
 /**
  * The issue's speed targets, checked against whatever results are stored (pure reading, no runs).
@@ -138,12 +138,14 @@ export async function checkTargets(resultsDir = RESULTS_DIR): Promise<TargetChec
   const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
 
   const http = await readResult<HttpJson>(resultsDir, 'api-bench');
-  const at16 = http?.servers.flatMap((s) => s.runs.filter((r) => r.connections === 16).map((r) => ({ ...r, workers: s.workers }))) ?? [];
-  const bestHttp = at16.length ? at16.reduce((a, b) => (b.p99 < a.p99 ? b : a)) : null;
+  // Judged on the 28x28 PNG queries (the workload the target was set for); photo-sized JPEG rows are listed beside them.
+  const at16 = http?.servers.flatMap((s) => s.runs.filter((r) => r.connections === 16).map((r) => ({ ...r, query: r.query ?? 'png28', workers: s.workers }))) ?? [];
+  const judged = at16.filter((r) => r.query === 'png28');
+  const label = (r: (typeof at16)[number]): string => `${r.workers ? `${r.workers} worker thread${r.workers > 1 ? 's' : ''}` : 'serving thread'}, ${r.query === 'png28' ? '28x28 PNG' : '640x480 JPEG'}`;
   checks.push({
-    target: '/search p50 <= 10 ms and p99 <= 30 ms at 16 connections, zero errors',
-    measured: bestHttp ? at16.map((r) => `${r.workers ? `${r.workers} worker thread${r.workers > 1 ? 's' : ''}` : 'serving thread'}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors + r.non2xx} errors`).join('; ') : 'not run',
-    met: bestHttp ? at16.some((r) => r.p50 <= 10 && r.p99 <= 30 && r.errors + r.non2xx === 0) : null,
+    target: '/search p50 <= 10 ms and p99 <= 30 ms at 16 connections, zero errors (28x28 PNG queries)',
+    measured: at16.length ? at16.map((r) => `${label(r)}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors + r.non2xx} errors`).join('; ') : 'not run',
+    met: judged.length ? judged.some((r) => r.p50 <= 10 && r.p99 <= 30 && r.errors + r.non2xx === 0) : null,
   });
 
   const ann = await readResult<AnnJson>(resultsDir, 'ann');

@@ -61,10 +61,10 @@ export async function runColdstartBench(o: ColdstartOptions): Promise<ColdstartR
       const adapterMs: number[] = [];
       const lambdaMs: number[] = [];
       for (let i = 0; i < o.coldStarts; i++) {
-        const started = await startServer(p.config, workers, p.queries[0]);
+        const started = await startServer(p.config, workers, p.queries.png28[0]);
         adapterMs.push(Math.round(started.coldStartMs));
         await stopServer(started.child);
-        lambdaMs.push(Math.round(await lambdaColdStart({ ...p.vars, EMBED_WORKERS: String(workers), API_KEYS: KEY, LOG_LEVEL: 'silent' }, p.queries[0])));
+        lambdaMs.push(Math.round(await lambdaColdStart({ ...p.vars, EMBED_WORKERS: String(workers), API_KEYS: KEY, LOG_LEVEL: 'silent' }, p.queries.png28[0])));
         log(`${images} images, workers ${workers}: adapter ${adapterMs.at(-1)} ms, lambda ${lambdaMs.at(-1)} ms`);
       }
       rows.push({ images, workers, modelId: p.card.modelId, indexVersion: p.index.version, adapterMs, lambdaMs });

@@ -2,7 +2,8 @@
  * How an image file becomes the tower's input: one function used by training, indexing and serving,
  * so the three can never preprocess differently.
  *
- * Pipeline (sharp): decode (first frame/page only) → EXIF orientation → flatten transparency onto
+ * Pipeline (sharp, or png-at-size.ts's identical JavaScript path for a plain PNG already at the input
+ * size): decode (first frame/page only) → EXIF orientation → flatten transparency onto
  * white → greyscale or sRGB → resize to width x height → raw 8-bit pixels; then the pure
  * `toModelInput`: scale to [0, 1] → optional inversion (1 - x) → (x - mean) / std.
  *
@@ -15,6 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 import type { PreprocessConfig } from '../model/config.js';
+import { decodePngAtInputSize } from './png-at-size.js';
 
 /** Default cap on decoded pixels (width x height) of an input image: guards against decompression bombs. */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 40_000_000;
@@ -90,6 +92,8 @@ export function checkPreprocessConfig(pre: PreprocessConfig): void {
 /**
  * Decodes an image into raw 8-bit pixels of `pre.height x pre.width x pre.channels` (row-major, channels last).
  * Exposed separately from `preprocessImage` so callers needing bytes (thumbnails, tests) share the same decode.
+ * A plain PNG already at the input size skips sharp (same pixels, see png-at-size.ts); everything else goes
+ * through `decodeWithSharp`.
  *
  * @example
  * const raw = await decodeToRaw(bytes, { ...DEFAULT_PREPROCESS, width: 28, height: 28 }); // Uint8Array(784)
@@ -100,13 +104,30 @@ export async function decodeToRaw(
   options: PreprocessOptions = {},
 ): Promise<Uint8Array> {
   checkPreprocessConfig(pre);
-  const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   // Read files ourselves: file-system errors (ENOENT, EACCES) then keep their own codes and path.
   const bytes = typeof input === 'string' ? await readFile(input) : input;
   if (bytes.byteLength === 0) {
     throw new ImageDecodeError('EMPTY_IMAGE', `${describeInput(input)} is empty (0 bytes)`);
   }
+  return decodePngAtInputSize(bytes, pre) ?? decodeWithSharp(bytes, pre, options, input);
+}
 
+/**
+ * The reference decode: sharp's pipeline (first frame, EXIF orientation, flatten onto white,
+ * greyscale or sRGB, resize with `RESIZE_KERNEL`). `decodeToRaw` uses it for every image the
+ * JavaScript PNG path does not take.
+ *
+ * @example
+ * const raw = await decodeWithSharp(jpegBytes, card.preprocess); // Uint8Array(784) for 28x28x1
+ */
+export async function decodeWithSharp(
+  bytes: Uint8Array,
+  pre: PreprocessConfig,
+  options: PreprocessOptions = {},
+  source: Uint8Array | string = bytes,
+): Promise<Uint8Array> {
+  checkPreprocessConfig(pre);
+  const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   let pipeline = sharp(bytes, {
     limitInputPixels: limit,
     // Only the first frame of an animated GIF/WebP or multi-page TIFF (sharp's default, stated for clarity).
@@ -126,7 +147,7 @@ export async function decodeToRaw(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw classifySharpError(error, input, limit);
+    throw classifySharpError(error, source, limit);
   }
   const { data, info } = result;
   if (info.width !== pre.width || info.height !== pre.height || info.channels !== pre.channels) {

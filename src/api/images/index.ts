@@ -5,6 +5,7 @@
  * sees them. Dimensions are checked from the header before decoding (pixel bomb → 413,
  * too small → 422), and decoding itself runs with sharp's `limitInputPixels` set low.
  */
+import { imageSize } from 'image-size';
 import sharp, { type Metadata } from 'sharp';
 import type { PreprocessConfig } from '../../model/config.js';
 import { preprocessImage } from '../../data/preprocess.js';
@@ -67,6 +68,32 @@ export interface ImageInfo {
 }
 
 /**
+ * Width and height from the file header, read in JavaScript (no libvips pipeline: ~1 µs instead of
+ * ~80 µs of sharp's `metadata()`), or null when the header is not one image-size understands.
+ * Animated GIFs give the logical screen, i.e. one frame.
+ */
+function headerDimensions(bytes: Uint8Array): { width: number; height: number } | null {
+  try {
+    const { width, height } = imageSize(bytes);
+    return width > 0 && height > 0 ? { width, height } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The slower, surer reading: sharp's header parser (413 when it already sees a pixel bomb, else 415). */
+async function sharpDimensions(bytes: Uint8Array, limits: ImageLimits): Promise<{ width: number; height: number }> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: limits.maxInputPixels, pages: 1 }).metadata();
+  } catch (error) {
+    throw toApiError(error instanceof Error && /exceeds pixel limit/i.test(error.message) ? new ApiError('IMAGE_TOO_LARGE', `the image has more than ${limits.maxInputPixels} pixels`) : new ApiError('UNDECODABLE_IMAGE', 'the image header cannot be read', { cause: error }));
+  }
+  // Animated GIF/WebP report the whole strip as height; one frame is pageHeight.
+  return { width: meta.width ?? 0, height: meta.pageHeight ?? meta.height ?? 0 };
+}
+
+/**
  * Checks the format (from the bytes) and the dimensions (from the header) without decoding the
  * pixels. Throws `ApiError` 415 / 413 / 422.
  *
@@ -79,15 +106,11 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
   if (format === 'svg') throw new ApiError('UNSUPPORTED_IMAGE', 'SVG and other markup are not accepted: send JPEG, PNG, WebP, GIF, TIFF or AVIF');
   if (format === 'heif') throw new ApiError('UNSUPPORTED_IMAGE', 'HEIC/HEIF is not accepted: send JPEG, PNG, WebP, GIF, TIFF or AVIF');
   if (format === null) throw new ApiError('UNSUPPORTED_IMAGE', 'the bytes are not an accepted image format (JPEG, PNG, WebP, GIF, TIFF or AVIF)');
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: limits.maxInputPixels, pages: 1 }).metadata();
-  } catch (error) {
-    throw toApiError(error instanceof Error && /exceeds pixel limit/i.test(error.message) ? new ApiError('IMAGE_TOO_LARGE', `the image has more than ${limits.maxInputPixels} pixels`) : new ApiError('UNDECODABLE_IMAGE', 'the image header cannot be read', { cause: error }));
-  }
-  const width = meta.width ?? 0;
-  // Animated GIF/WebP report the whole strip as height; one frame is pageHeight.
-  const height = meta.pageHeight ?? meta.height ?? 0;
+  // The JavaScript reading clears ordinary images; anything it cannot read or finds out of bounds is
+  // judged by sharp, whose verdicts (413 for a real pixel bomb, 415 for a garbage header) are the documented ones.
+  const quick = headerDimensions(bytes);
+  const inBounds = quick && quick.width * quick.height <= limits.maxInputPixels && Math.min(quick.width, quick.height) >= limits.minImageSide;
+  const { width, height } = inBounds ? quick : await sharpDimensions(bytes, limits);
   if (width <= 0 || height <= 0) throw new ApiError('UNDECODABLE_IMAGE', 'the image has no dimensions');
   if (width * height > limits.maxInputPixels) throw new ApiError('IMAGE_TOO_LARGE', `the image has ${width}x${height} pixels, more than the limit of ${limits.maxInputPixels}`);
   if (width < limits.minImageSide || height < limits.minImageSide) {
