@@ -1,13 +1,13 @@
 /**
- * HTTP benchmark of the search API, end to end through a real socket: `POST /v1/search` with
- * a 28x28 model over a gallery of >= 10,000 images, at 1, 16 and 64 connections (autocannon,
+ * HTTP benchmark of the search API, end to end through a real socket: `POST /v1/search` and
+ * `POST /v1/verify` with a 28x28 model over a gallery of >= 10,000 images, at 1, 16 and 64 connections (autocannon,
  * bounded in time), for each embedding setting (in the serving thread vs worker threads); where
  * the time goes in a request (decode / embed / search / serialise, from the server's own
  * metrics); and cold start (process start to the first 200 from /v1/search) of the Node adapter
  * (`npm run dev`, wrangler config reader included) and of the AWS Lambda handler.
  *
  *   npx tsx scripts/api-bench.ts [--images 10000] [--duration 30] [--connections 1,16,64] [--workers 0,2]
- *                                [--queries png28,photo] [--cold-starts 3] [--model DIR] [--work tmp/api-bench]
+ *                                [--routes search,verify] [--queries png28,photo] [--cold-starts 3] [--model DIR] [--work tmp/api-bench]
  *                                [--out bench/results] [--doc docs/api-bench.md]
  *
  * The server runs in its own process; the load generator runs in this one, on the same 2 cores.
@@ -43,6 +43,10 @@ export type QueryKind = 'png28' | 'photo';
 export const QUERY_KINDS: readonly QueryKind[] = ['png28', 'photo'];
 const QUERY_LABEL: Record<QueryKind, string> = { png28: '28x28 PNG', photo: '640x480 JPEG' };
 
+/** The endpoints loaded: `/v1/search` (one image) and `/v1/verify` (two images, multipart). */
+export type BenchRoute = 'search' | 'verify';
+export const BENCH_ROUTES: readonly BenchRoute[] = ['search', 'verify'];
+
 export interface ApiBenchOptions {
   /** Gallery size (images, 10 per identity). */
   images: number;
@@ -53,6 +57,8 @@ export interface ApiBenchOptions {
   workers: number[];
   /** Query encodings to load the server with. Default both. */
   queries?: QueryKind[];
+  /** Endpoints to load. Default both. */
+  routes?: BenchRoute[];
   /** Cold starts measured per setting (median reported). */
   coldStarts: number;
   /** Cache folder for the gallery, model and index. */
@@ -65,12 +71,14 @@ export interface ApiBenchOptions {
 }
 
 export interface LoadRun {
+  route: BenchRoute;
   query: QueryKind;
   connections: number;
   seconds: number;
   requests: number;
   rps: number;
   p50: number;
+  p90: number;
   p97_5: number;
   p99: number;
   meanMs: number;
@@ -251,7 +259,7 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return values;
 }
 
-function breakdown(before: Map<string, number>, after: Map<string, number>): Pick<LoadRun, 'server' | 'imagesPerPass'> {
+function breakdown(route: BenchRoute, before: Map<string, number>, after: Map<string, number>): Pick<LoadRun, 'server' | 'imagesPerPass'> {
   const delta = (key: string): number => (after.get(key) ?? 0) - (before.get(key) ?? 0);
   const mean = (name: string, labels: string): number => {
     const count = delta(`${name}_count{${labels}}`);
@@ -260,34 +268,45 @@ function breakdown(before: Map<string, number>, after: Map<string, number>): Pic
   const stage = (s: string): number => mean('twinsearch_stage_duration_seconds', `stage="${s}"`);
   const passes = delta('twinsearch_embed_passes');
   return {
-    server: { handler: mean('twinsearch_http_request_duration_seconds', 'method="POST",route="/v1/search"'), decode: stage('decode'), embed: stage('embed'), search: stage('search'), serialise: stage('serialise') },
+    server: { handler: mean('twinsearch_http_request_duration_seconds', `method="POST",route="/v1/${route}"`), decode: stage('decode'), embed: stage('embed'), search: stage('search'), serialise: stage('serialise') },
     imagesPerPass: passes ? round(delta('twinsearch_embed_images') / passes, 2) : 0,
   };
 }
 
-async function load(url: string, query: QueryKind, connections: number, seconds: number, queries: Buffer[]): Promise<LoadRun> {
+/** A request body per query: the raw image for /v1/search, a two-part form (this image and the next) for /v1/verify. */
+async function requestsFor(route: BenchRoute, queries: Buffer[]): Promise<{ method: 'POST'; path: string; headers: Record<string, string>; body: Buffer }[]> {
+  if (route === 'search') return queries.map((body) => ({ method: 'POST', path: '/v1/search', headers: searchHeaders, body }));
+  return Promise.all(
+    queries.map(async (a, i) => {
+      const form = new FormData();
+      form.append('image_a', new Blob([new Uint8Array(a)]), 'a');
+      form.append('image_b', new Blob([new Uint8Array(queries[(i + 1) % queries.length])]), 'b');
+      const encoded = new Response(form);
+      return { method: 'POST' as const, path: '/v1/verify', headers: { authorization: `Bearer ${KEY}`, 'content-type': encoded.headers.get('content-type') ?? '' }, body: Buffer.from(await encoded.arrayBuffer()) };
+    }),
+  );
+}
+
+async function load(url: string, route: BenchRoute, query: QueryKind, connections: number, seconds: number, queries: Buffer[]): Promise<LoadRun> {
+  const requests = await requestsFor(route, queries);
   const before = await scrape(url);
-  const r = await autocannon({
-    url,
-    connections,
-    duration: seconds,
-    timeout: 30,
-    requests: queries.map((body) => ({ method: 'POST', path: '/v1/search', headers: searchHeaders, body })),
-  });
+  const r = await autocannon({ url, connections, duration: seconds, timeout: 30, requests });
   const after = await scrape(url);
   return {
+    route,
     query,
     connections,
     seconds: round(r.duration, 1),
     requests: r.requests.total,
     rps: round(r.requests.average, 0),
     p50: r.latency.p50,
+    p90: r.latency.p90,
     p97_5: r.latency.p97_5,
     p99: r.latency.p99,
     meanMs: round(r.latency.average, 2),
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
-    ...breakdown(before, after),
+    ...breakdown(route, before, after),
   };
 }
 
@@ -372,13 +391,15 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
     if (!running) throw new Error('coldStarts must be at least 1');
     try {
       const runs: LoadRun[] = [];
-      for (const kind of o.queries ?? QUERY_KINDS) {
-        const bodies = queries[kind];
-        await autocannon({ url: running.url, connections: 4, duration: Math.min(2, o.duration), requests: bodies.map((body) => ({ method: 'POST', path: '/v1/search', headers: searchHeaders, body })) });
-        for (const connections of o.connections) {
-          const run = await load(running.url, kind, connections, o.duration, bodies);
-          runs.push(run);
-          log(`workers ${workers}, ${kind}, ${connections} connections: ${run.rps} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, errors ${run.errors}, non-2xx ${run.non2xx}`);
+      for (const route of o.routes ?? BENCH_ROUTES) {
+        for (const kind of o.queries ?? QUERY_KINDS) {
+          const bodies = queries[kind];
+          await autocannon({ url: running.url, connections: 4, duration: Math.min(2, o.duration), requests: await requestsFor(route, bodies) });
+          for (const connections of o.connections) {
+            const run = await load(running.url, route, kind, connections, o.duration, bodies);
+            runs.push(run);
+            log(`workers ${workers}, /v1/${route}, ${kind}, ${connections} connections: ${run.rps} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, errors ${run.errors}, non-2xx ${run.non2xx}`);
+          }
         }
       }
       servers.push({ workers, coldStartMs, runs });
@@ -409,11 +430,13 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
   const setting = (w: number): string => (w === 0 ? 'serving thread' : `${w} worker thread${w > 1 ? 's' : ''}`);
   const loadRows = r.servers.flatMap((s) =>
     s.runs.map((run) => ({
+      route: `/v1/${run.route}`,
       embedding: setting(s.workers),
       query: QUERY_LABEL[run.query],
       connections: run.connections,
       'req/s': run.rps,
       'p50 ms': run.p50,
+      'p90 ms': run.p90,
       'p97.5 ms': run.p97_5,
       'p99 ms': run.p99,
       errors: run.errors,
@@ -423,6 +446,7 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
   );
   const stageRows = r.servers.flatMap((s) =>
     s.runs.map((run) => ({
+      route: `/v1/${run.route}`,
       embedding: setting(s.workers),
       query: QUERY_LABEL[run.query],
       connections: run.connections,
@@ -443,7 +467,7 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
     'Lambda runs ms': (r.lambdaColdStartMs.find((l) => l.workers === s.workers)?.ms ?? []).join(', '),
   }));
   return [
-    `# HTTP benchmark: POST /v1/search`,
+    `# HTTP benchmark: POST /v1/search and /v1/verify`,
     '',
     `Measured ${new Date().toISOString().slice(0, 16)}Z on ${m.cpu}, ${m.cores} cores, Node ${m.node}; load average (1 / 5 / 15 min) ${m.loadavg.join(' / ')} at the start and ${end.loadavg.join(' / ')} at the end (a shared machine: other work runs on it).`,
     `Model ${r.model.id} (${r.model.source}); gallery ${r.gallery.images} images of ${r.gallery.identities} identities (${r.gallery.source}); index ${r.index.version} (M ${r.index.M}, ef ${r.index.ef}).`,
@@ -479,13 +503,14 @@ export function apiBenchCommand(): Command {
     .option('--duration <s>', 'seconds per load run', (v) => Number(v), 30)
     .option('--connections <list>', 'connection counts', list, [1, 16, 64])
     .option('--workers <list>', 'EMBED_WORKERS settings to compare', list, [0, 2])
+    .option('--routes <list>', `endpoints: ${BENCH_ROUTES.join(', ')}`, (v) => v.split(',').map((x) => x.trim()) as BenchRoute[], [...BENCH_ROUTES])
     .option('--queries <list>', `query encodings: ${QUERY_KINDS.join(', ')}`, (v) => v.split(',').map((x) => x.trim()) as QueryKind[], [...QUERY_KINDS])
     .option('--cold-starts <n>', 'cold starts per setting', (v) => Number(v), 3)
     .option('--model <dir>', 'model directory (default models/sample, else a random conv4)')
     .option('--work <dir>', 'cache folder for gallery, model and index', join(ROOT, 'tmp', 'api-bench'))
     .option('--out <dir>', 'results folder', join(ROOT, 'bench', 'results'))
     .option('--doc <file>', 'markdown report', join(ROOT, 'docs', 'api-bench.md'))
-    .action(async (f: { images: number; duration: number; connections: number[]; workers: number[]; queries: QueryKind[]; coldStarts: number; model?: string; work: string; out: string; doc: string }) => {
+    .action(async (f: { images: number; duration: number; connections: number[]; workers: number[]; routes: BenchRoute[]; queries: QueryKind[]; coldStarts: number; model?: string; work: string; out: string; doc: string }) => {
       const command = `npx tsx scripts/api-bench.ts ${process.argv.slice(2).join(' ')}`.trim();
       const result = await runApiBench({ ...f, log: (m) => process.stderr.write(`${m}\n`) });
       const markdown = apiBenchMarkdown(result, command);

@@ -124,7 +124,7 @@ export interface TargetCheck {
 interface EmbedJson { measured: { backend: string; peakGflops: number; rows: { batch: number; gflops: number }[] }[] }
 interface AnnPoint { ef: number; recall: number; qps: number }
 interface AnnJson { datasets: { name: string; count: number; exact: { qps: number }; engines: { engine: string; M: number; rows: AnnPoint[] }[] }[]; defaults: { M: number; ef: number } }
-interface HttpJson { servers: { workers: number; runs: { query?: string; connections: number; p50: number; p99: number; errors: number; non2xx: number }[] }[] }
+interface HttpJson { servers: { workers: number; runs: { route?: string; query?: string; connections: number; p50: number; p99: number; errors: number; non2xx: number }[] }[] }
 
 /**
  * The issue's speed targets, checked against whatever results are stored (pure reading, no runs).
@@ -139,7 +139,7 @@ export async function checkTargets(resultsDir = RESULTS_DIR): Promise<TargetChec
 
   const http = await readResult<HttpJson>(resultsDir, 'api-bench');
   // Judged on the 28x28 PNG queries (the workload the target was set for); photo-sized JPEG rows are listed beside them.
-  const at16 = http?.servers.flatMap((s) => s.runs.filter((r) => r.connections === 16).map((r) => ({ ...r, query: r.query ?? 'png28', workers: s.workers }))) ?? [];
+  const at16 = http?.servers.flatMap((s) => s.runs.filter((r) => r.connections === 16 && (r.route ?? 'search') === 'search').map((r) => ({ ...r, query: r.query ?? 'png28', workers: s.workers }))) ?? [];
   const judged = at16.filter((r) => r.query === 'png28');
   const label = (r: (typeof at16)[number]): string => `${r.workers ? `${r.workers} worker thread${r.workers > 1 ? 's' : ''}` : 'serving thread'}, ${r.query === 'png28' ? '28x28 PNG' : '640x480 JPEG'}`;
   checks.push({

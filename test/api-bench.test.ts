@@ -18,7 +18,7 @@ describe('HTTP benchmark (smoke)', () => {
   it('serves /v1/search under load with zero errors, reports stages and cold starts', async () => {
     const work = await mkdtemp(join(tmpdir(), 'api-bench-'));
     dirs.push(work);
-    const r = await runApiBench({ images: 60, duration: 1, connections: [1, 4], workers: [0], queries: ['png28', 'photo'], coldStarts: 1, work, tiny: true });
+    const r = await runApiBench({ images: 60, duration: 1, connections: [1, 4], workers: [0], routes: ['search', 'verify'], queries: ['png28', 'photo'], coldStarts: 1, work, tiny: true });
     expect(r.gallery).toMatchObject({ images: 60, identities: 6 });
     expect(r.servers).toHaveLength(1);
     const [server] = r.servers;
@@ -32,9 +32,9 @@ describe('HTTP benchmark (smoke)', () => {
       expect(run.server.handler).toBeGreaterThanOrEqual(run.server.embed);
     }
     const markdown = apiBenchMarkdown(r, 'smoke');
-    expect(markdown).toMatch(/\| serving thread \| 640x480 JPEG \| 4 \|/);
+    expect(markdown).toMatch(/\| \/v1\/verify \| serving thread \| 640x480 JPEG \| 4 \|/);
     expect(markdown).toContain('Cold start');
     const [json] = await writeResults(join(work, 'out'), 'api-bench', r, markdown);
-    expect(JSON.parse(await readFile(json, 'utf8')).result.servers[0].runs).toHaveLength(4);
+    expect(JSON.parse(await readFile(json, 'utf8')).result.servers[0].runs).toHaveLength(8);
   }, 120_000);
 });
