@@ -85,7 +85,7 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
       journalSeq: s.journalSeq,
       params: { M: s.M, efConstruction: s.efConstruction, ef: s.ef, dim: s.dim, metric: s.metric, normalized: m.normalized },
       build: { mode: m.build.mode, reason: m.build.reason, seconds: m.build.seconds },
-      model: { id: m.model.id, weightsHash: m.model.weightsHash },
+      model: { id: m.model.id, weightsHash: m.model.weightsHash, input: { width: ctx.card.preprocess.width, height: ctx.card.preprocess.height, channels: ctx.card.preprocess.channels } },
       reload: { loadedAt: h.loadedAt, lastCheckAt: h.lastCheckAt, swaps: h.swaps, failures: h.reloadFailures, refused: h.refused },
     });
   });

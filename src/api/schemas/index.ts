@@ -157,7 +157,12 @@ export const IndexInfoSchema = z
     journalSeq: z.number().int(),
     params: z.object({ M: z.number().int(), efConstruction: z.number().int(), ef: z.number().int(), dim: z.number().int(), metric: z.enum(['l2', 'cosine']), normalized: z.boolean() }),
     build: z.object({ mode: z.string(), reason: z.string(), seconds: z.number() }),
-    model: z.object({ id: z.string(), weightsHash: z.string() }),
+    model: z.object({
+      id: z.string(),
+      weightsHash: z.string(),
+      /** What the tower takes: a PNG of exactly this size is decoded without sharp (the fastest query). */
+      input: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }),
+    }),
     reload: z.object({
       loadedAt: z.string().nullable(),
       lastCheckAt: z.string().nullable(),
