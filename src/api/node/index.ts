@@ -54,7 +54,10 @@ export interface NodeAdapterOptions {
   wrangler?: Promise<WranglerEnv>;
   /** How long shutdown waits for requests in flight and waitUntil work. Default 10 s. */
   drainTimeoutMs?: number;
-  /** How long, after it stops accepting, shutdown still answers requests on open keep-alive connections. Default 500 ms. */
+  /**
+   * After it stops accepting, shutdown still answers requests on open keep-alive connections until none
+   * has arrived for this long (then idle connections close). Default 500 ms.
+   */
   idleGraceMs?: number;
   /** Expose `GET /__scheduled?cron=…` to fire the scheduled handler (as `wrangler dev --test-scheduled`). */
   testScheduled?: boolean;
@@ -146,8 +149,10 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
     hostname: host,
   }) as Server;
   const responses = new Set<ServerResponse>();
+  let lastRequestAt = 0;
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     active++;
+    lastRequestAt = performance.now();
     responses.add(res);
     if (draining) res.setHeader('connection', 'close');
     res.on('close', () => {
@@ -189,9 +194,19 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
       // Instead, for a short grace, requests on open connections are still answered (with
       // `Connection: close`); only then are the connections that stayed idle closed.
       const stopped = new Promise<void>((r) => netClose.call(server, () => r()));
-      await new Promise((r) => setTimeout(r, options.idleGraceMs ?? 500).unref());
-      server.closeIdleConnections();
+      // The grace runs until no request has started for a whole grace period: a busy (or starved) event
+      // loop may not have read requests that clients sent in time, and their connections look idle until
+      // it does. Bounded by the drain timeout.
+      const grace = options.idleGraceMs ?? 500;
       const timeout = options.drainTimeoutMs ?? 10_000;
+      const graceEnds = performance.now() + timeout;
+      lastRequestAt = performance.now();
+      while (performance.now() < graceEnds) {
+        const quietFor = performance.now() - lastRequestAt;
+        if (quietFor >= grace) break;
+        await new Promise((r) => setTimeout(r, grace - quietFor).unref());
+      }
+      server.closeIdleConnections();
       const allDone = new Promise<void>((r) => {
         drained = r;
         if (active === 0) r();
