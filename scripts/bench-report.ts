@@ -86,7 +86,7 @@ export interface SectionSource {
 export const SECTIONS: SectionSource[] = [
   { title: 'embed: tower throughput vs the matmul peak', files: ['embed'], command: 'npm run bench -- embed' },
   { title: 'ann: hnswlib-node vs usearch vs exact scan', files: ['ann'], command: 'npm run bench -- ann' },
-  { title: 'http: POST /v1/search under load', files: ['api-bench'], command: 'npm run bench -- http' },
+  { title: 'http: POST /v1/search and /v1/verify under load', files: ['api-bench'], command: 'npm run bench -- http' },
   { title: 'coldstart: process start to the first 200', files: ['coldstart'], command: 'npm run bench -- coldstart' },
   { title: 'reindex: full build vs 1% changed', files: ['reindex', 'index-reindex'], command: 'npm run bench -- reindex' },
   { title: 'train: training throughput', files: ['train'], command: 'npm run bench -- train' },

@@ -48,6 +48,8 @@ export interface CorpusOptions {
   maxRequestBytes?: number;
   maxBatch?: number;
   maxEnrolImages?: number;
+  /** The model's input size (default 28x28, the sample model's): PNGs of this size take the JavaScript decode path. */
+  inputSize?: { width: number; height: number };
 }
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -96,6 +98,16 @@ export function pngHeaderBomb(width: number, height: number): Uint8Array {
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 0, 0, 0, 0], 8); // bit depth 8, greyscale, deflate, adaptive filter, no interlace
   const rows = deflateSync(Buffer.alloc((width + 1) * 4));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', rows), pngChunk('IEND', new Uint8Array(0))]);
+}
+
+/** A greyscale PNG of width x height whose IDAT inflates to `inflatedBytes` zeros (far more than the rows need). */
+export function pngIdatBomb(width: number, height: number, inflatedBytes: number): Uint8Array {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8);
+  const rows = deflateSync(Buffer.alloc(inflatedBytes), { level: 9 });
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', rows), pngChunk('IEND', new Uint8Array(0))]);
 }
 
@@ -226,6 +238,10 @@ export async function buildHostileCorpus(options: CorpusOptions): Promise<Hostil
   // libspng refuses a height this far past its own limit as a corrupt header: refused before decoding all the same.
   search('png-bomb-1x2147483647', 'bomb', pngHeaderBomb(1, 0x7fffffff), err(415, 'UNDECODABLE_IMAGE'));
   search('png-zlib-bomb-5000x5000', 'bomb', zeroBomb, err(413, 'IMAGE_TOO_LARGE'));
+  // The model's own size in the header (the sharp-free path), but 200 MB of zlib zeros behind it: only the rows
+  // the header promises are decoded, so it is an ordinary image (sharp reads it; the JS path declines it).
+  const input = options.inputSize ?? { width: 28, height: 28 };
+  search(`png-idat-bomb-at-input-size-${input.width}x${input.height}`, 'bomb', pngIdatBomb(input.width, input.height, 200_000_000), OK);
   search('jpeg-sof-65000x65000', 'bomb', jpegWithDimensions(jpeg, 65_000, 65_000), err(413, 'IMAGE_TOO_LARGE'));
   search('gif-65535x65535', 'bomb', gifWithDimensions(gif, 65_535, 65_535), err(413, 'IMAGE_TOO_LARGE'));
 

@@ -111,6 +111,20 @@ describe('decodePngAtInputSize', () => {
     expect(decodePngAtInputSize(badIndex, grey)).toBeNull();
   });
 
+  it('declines a zip bomb (pixel data inflating far past the header\'s size) without inflating it', async () => {
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(W, 0);
+    ihdr.writeUInt32BE(H, 4);
+    ihdr[8] = 8;
+    const bomb = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(100_000_000), { level: 9 })), chunk('IEND', new Uint8Array(0))]);
+    const before = process.memoryUsage().rss;
+    expect(decodePngAtInputSize(bomb, grey)).toBeNull();
+    // fast-png alone would have allocated the whole 100 MB (and more for its buffers).
+    expect(process.memoryUsage().rss - before).toBeLessThan(50 * 1024 * 1024);
+    // sharp decodes only the rows the header promises: an ordinary all-black image.
+    expect(Array.from(new Set(await decodeToRaw(bomb, grey)))).toEqual([0]);
+  });
+
   it('decodeToRaw still reports damaged PNGs with sharp\'s error codes', async () => {
     const plain = cases[0]![1];
     await expect(decodeToRaw(plain.subarray(0, plain.length - 30), grey)).rejects.toMatchObject({ code: 'CORRUPT_IMAGE' });

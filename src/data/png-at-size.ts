@@ -15,9 +15,10 @@
  *
  * Anything this path is not sure to reproduce returns `null` and goes to sharp: other formats or
  * sizes, 16-bit samples, files that ask for colour management or bit-depth handling (iCCP, gAMA,
- * cHRM, sBIT), EXIF orientation (eXIf), animation (acTL), and every damaged file (so sharp reports
- * the error).
+ * cHRM, sBIT), EXIF orientation (eXIf), animation (acTL), pixel data that inflates past the image's
+ * size (a zip bomb), and every damaged file (so sharp reports the error).
  */
+import { inflateSync } from 'node:zlib';
 import { decode as decodePng } from 'fast-png';
 import type { PreprocessConfig } from '../model/config.js';
 
@@ -58,17 +59,39 @@ const overWhite = (v: number, a: number): number => Math.trunc((a * v + (255 - a
 const u32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 const chunkType = (b: Uint8Array, at: number): string => String.fromCharCode(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
 
-/** True when the chunk list is complete (ends in IEND) and names nothing in `DEFER_TO_SHARP`. */
-function plainChunks(bytes: Uint8Array): boolean {
+/**
+ * The IDAT data when the chunk list is complete (ends in IEND) and names nothing in
+ * `DEFER_TO_SHARP`, else null.
+ */
+function plainImageData(bytes: Uint8Array): Uint8Array[] | null {
+  const idat: Uint8Array[] = [];
   let at = 8;
   while (at + 12 <= bytes.length) {
     const length = u32(bytes, at);
     const type = chunkType(bytes, at + 4);
-    if (DEFER_TO_SHARP.has(type)) return false;
-    if (type === 'IEND') return true;
+    if (DEFER_TO_SHARP.has(type)) return null;
+    if (type === 'IEND') return idat;
+    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + length)));
     at += 12 + length;
   }
-  return false;
+  return null;
+}
+
+/**
+ * True when the compressed pixels inflate to no more than an image of this size can hold. fast-png
+ * inflates the whole stream, so a 300 KB file claiming 28x28 pixels could otherwise expand to
+ * 300 MB (a zip bomb); node's zlib stops at `maxOutputLength`. Interlaced files carry a few more
+ * filter bytes, hence the slack.
+ */
+function inflatesWithinBounds(idat: Uint8Array[], width: number, height: number, bitsPerPixel: number): boolean {
+  const rowBytes = Math.ceil((width * bitsPerPixel) / 8);
+  const limit = 2 * height * (1 + rowBytes) + 1024;
+  try {
+    inflateSync(Buffer.concat(idat), { maxOutputLength: limit });
+    return true;
+  } catch {
+    return false; // too large or not valid zlib: sharp decides
+  }
 }
 
 /** Unpacks 1/2/4-bit samples (rows padded to whole bytes, as PNG stores them) to one byte each. */
@@ -100,7 +123,10 @@ export function decodePngAtInputSize(bytes: Uint8Array, pre: PreprocessConfig): 
   const width = u32(bytes, 16);
   const height = u32(bytes, 20);
   const depth = bytes[24]!;
-  if (width !== pre.width || height !== pre.height || depth === 16 || !plainChunks(bytes)) return null;
+  if (width !== pre.width || height !== pre.height || depth === 16) return null;
+  const idat = plainImageData(bytes);
+  const samplesPerPixel = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[bytes[25]!];
+  if (!idat || samplesPerPixel === undefined || !inflatesWithinBounds(idat, width, height, samplesPerPixel * depth)) return null;
 
   let png: ReturnType<typeof decodePng>;
   try {
