@@ -22,6 +22,40 @@ describe('npm run train flags', () => {
     expect(affineRanges(undefined, true)).toMatchObject({ probability: 0, flipProbability: 0.5 });
   });
 
+  it('--aug-* override the preset only with --augment; --photometric adds lighting jitter', () => {
+    const o = parse(['--augment', '--aug-rotation', '15', '--aug-scale', '0.8,1.25', '--aug-shift', '0.08', '--aug-shear', '0', '--aug-probability', '0.7', '--photometric', '0.1,0.2,0.3']);
+    expect(o.augment).toMatchObject({ rotationDeg: 15, scale: [0.8, 1.25], shift: 0.08, shear: 0, probability: 0.7, photometric: { brightness: 0.1, contrast: 0.2, gamma: 0.3 } });
+    expect(parse(['--augment']).augment).not.toHaveProperty('photometric');
+    expect(parse(['--augment']).augment).not.toHaveProperty('isotropic');
+    expect(parse(['--augment', '--aug-isotropic']).augment).toMatchObject({ isotropic: true });
+    // Lighting alone: no distortion, no mirror.
+    expect(parse(['--photometric', '0,0.1,0'])).toMatchObject({ augment: { probability: 0, flipProbability: 0, photometric: { contrast: 0.1 } } });
+    expect(() => parse(['--augment', '--aug-scale', '1.2,0.8'])).toThrow(/MIN,MAX/);
+    expect(() => parse(['--photometric', '0.1,1,0'])).toThrow(/contrast below 1/);
+    expect(parse(['--photometric', '0.1,0.2,0.3,0.4']).augment).toMatchObject({ photometric: { shading: 0.4 } });
+    expect(parse(['--photometric', '0.1,0.2,0.3']).augment!.photometric).not.toHaveProperty('shading');
+  });
+
+  it('--head, --dropout and --weight-decay reach the tower and the options; defaults leave the tower as it was', () => {
+    const o = parse(['--head', 'gap', '--dropout', '0.25', '--weight-decay', '0.5']);
+    expect(o.tower).toMatchObject({ head: 'gap', dropout: 0.25 });
+    expect(o.weightDecay).toBe(0.5);
+    const plain = parse([]);
+    expect(plain.tower).not.toHaveProperty('head');
+    expect(plain.tower).not.toHaveProperty('dropout');
+    expect(plain.weightDecay).toBe(0);
+    expect(plain.keep).toBe('best');
+    expect(parse(['--keep', 'last']).keep).toBe('last');
+    expect(() => parse(['--keep', 'worst'])).toThrow(/worst/);
+    expect(() => parse(['--head', 'max'])).toThrow(/max/);
+  });
+
+  it('--crop goes into the preprocessing (model card); absent by default', () => {
+    expect(parse(['--crop', '0.1,0.15,0.8,0.75']).preprocess.crop).toEqual({ left: 0.1, top: 0.15, width: 0.8, height: 0.75 });
+    expect(parse([]).preprocess).not.toHaveProperty('crop');
+    expect(() => parse(['--crop', '0.5,0,0.6,1'])).toThrow(/inside the image/);
+  });
+
   it('rejects values out of range', () => {
     expect(() => parse(['--input-size', '4'])).toThrow(/out of range/);
     expect(() => parse(['--val-fraction', '1'])).toThrow(/\[0, 1\)/);

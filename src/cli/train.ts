@@ -2,13 +2,13 @@
  * `npm run train -- --data DIR --out DIR [flags]`: trains a twin network on a gallery folder and
  * writes the model directory (weights, model-card.json, plots). Ctrl-C saves a checkpoint; `--resume` continues.
  */
-import { Command, Option } from 'commander';
-import type { LossName, TowerArch } from '../model/config.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { CropRegion, LossName, TowerArch } from '../model/config.js';
 import { parseBackendPreference } from '../model/backend.js';
-import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges } from '../data/augment.js';
+import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges, type PhotometricRanges } from '../data/augment.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
-import { parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, progressBar, say } from './common.js';
+import { parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, parseUnitInterval, progressBar, say } from './common.js';
 
 const d = DEFAULT_TRAIN_OPTIONS;
 
@@ -27,15 +27,19 @@ export function trainCommand(): Command {
     .addOption(new Option('--channels <n>', 'input channels').choices(['1', '3']).default(String(d.preprocess.channels)))
     .addOption(new Option('--fit <mode>', 'how images are fitted to the input size').choices(['fill', 'contain', 'cover']).default(d.preprocess.fit))
     .option('--invert', 'invert intensities (dark ink on white paper becomes bright on dark)', d.preprocess.invert)
+    .option('--crop <l,t,w,h>', 'keep only this region before resizing, as fractions of width / height (e.g. 0.1,0.15,0.8,0.75: the face without hair and background); saved in the model card', parseCrop)
     .option('--standardize', 'standardise each image to zero mean and unit variance (evens out lighting)', false)
     .option('--embedding-size <n>', 'embedding dimension', parsePositiveInteger, d.tower.embeddingSize)
     .option('--filters <n>', 'filters of the first conv layer', parsePositiveInteger, d.tower.filters)
     .option('--no-l2', 'do not L2-normalise embeddings')
+    .addOption(new Option('--head <kind>', 'conv4: last feature map to vector by flatten or gap (global average pooling)').choices(['flatten', 'gap']).default('flatten'))
+    .option('--dropout <rate>', 'dropout before the embedding projection, training only (0 = off)', parseFraction, 0)
     .option('--epochs <n>', 'maximum epochs', parsePositiveInteger, d.epochs)
     .option('--batch <n>', 'images per step (pairs x 2, or P x K)', parsePositiveInteger, d.batchImages)
     .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet loss', parsePositiveInteger, d.samplesPerIdentity)
     .option('--steps-per-epoch <n>', 'steps per epoch (0: one pass over the training images)', parseInteger, d.stepsPerEpoch)
     .option('--lr <rate>', 'Adam learning rate', parseNumber, d.learningRate)
+    .option('--weight-decay <wd>', 'decoupled weight decay of conv / dense kernels per step, times the learning rate (AdamW; 0 = off)', parseNonNegative, d.weightDecay)
     .option('--lr-final <fraction>', 'cosine-decay the learning rate to this fraction of --lr', parseNumber, d.finalLearningRateFraction)
     .option('--minutes <n>', 'stop after this many minutes (the schedule follows time)', parseNumber, d.timeLimitMinutes)
     .option('--val-fraction <f>', 'fraction of identities held out for validation and calibration', parseFraction, d.valFraction)
@@ -44,9 +48,17 @@ export function trainCommand(): Command {
     .option('--workers <n>', 'gradient worker threads (-1: one per core unless tfjs-node)', parseInteger, d.workers)
     .addOption(new Option('--augment [strength]', 'random affine distortions: koch (Koch et al. 2015, for characters) or strong (poses: faces, products)').choices(['koch', 'strong']).preset('koch'))
     .option('--flip', 'random left-right mirrors (faces, products; not characters)', false)
+    .option('--aug-rotation <deg>', 'with --augment: largest rotation either way, degrees (overrides the preset)', parseNonNegative)
+    .option('--aug-scale <min,max>', 'with --augment: scale range, e.g. 0.85,1.2 (overrides the preset)', parseRange)
+    .option('--aug-shift <fraction>', 'with --augment: largest shift either way, fraction of the size (overrides the preset)', parseNonNegative)
+    .option('--aug-shear <s>', 'with --augment: largest shear factor either way (overrides the preset)', parseNonNegative)
+    .option('--aug-isotropic', 'with --augment: zoom (one scale factor for x and y) instead of independent x / y scales', false)
+    .option('--aug-probability <p>', 'with --augment: probability each distortion component is applied (overrides the preset)', parseUnitInterval)
+    .option('--photometric <b,c,g[,s]>', 'random lighting: brightness offset (fraction of the range), contrast change, gamma change[, side-shading ramp], e.g. 0.1,0.2,0.3 or 0.1,0.2,0.3,0.4', parsePhotometric)
     .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
     .option('--groups-per-batch <n>', 'draw each batch from this many parent folders (harder negatives; 0 = off)', parseInteger, d.groupsPerBatch)
     .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
+    .addOption(new Option('--keep <weights>', 'weights saved as the model: best (epoch with the best validation MAP@R) or last (final epoch)').choices(['best', 'last']).default(d.keep))
     .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
     .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
@@ -54,11 +66,59 @@ export function trainCommand(): Command {
     .option('--resume', 'continue from <out>/checkpoint', false);
 }
 
-/** The augmentation of `--augment [koch|strong]` and `--flip`; null when neither is given. */
-export function affineRanges(strength: 'koch' | 'strong' | undefined, flip: boolean): AffineRanges | null {
-  if (!strength && !flip) return null;
-  const ranges = strength === 'strong' ? STRONG_AFFINE_RANGES : KOCH_AFFINE_RANGES;
-  return { ...ranges, probability: strength ? ranges.probability : 0, flipProbability: flip ? 0.5 : 0 };
+function parseNonNegative(value: string): number {
+  const n = parseNumber(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
+  return n;
+}
+
+/** "0.85,1.2" → [0.85, 1.2]: a positive, increasing range. */
+function parseRange(value: string): [number, number] {
+  const parts = value.split(',').map((s) => parseNumber(s.trim()));
+  if (parts.length !== 2 || !(parts[0]! > 0) || parts[0]! > parts[1]!) throw new InvalidArgumentError(`"${value}" must be MIN,MAX with 0 < MIN <= MAX`);
+  return [parts[0]!, parts[1]!];
+}
+
+/** "0.1,0.2,0.3[,0.4]" → brightness, contrast, gamma (and side-shading) ranges; contrast below 1 so the factor stays positive. */
+function parsePhotometric(value: string): PhotometricRanges {
+  const parts = value.split(',').map((s) => parseNumber(s.trim()));
+  if ((parts.length !== 3 && parts.length !== 4) || parts.some((x) => x < 0) || parts[1]! >= 1) {
+    throw new InvalidArgumentError(`"${value}" must be BRIGHTNESS,CONTRAST,GAMMA[,SHADING], each 0 or more, contrast below 1`);
+  }
+  return { brightness: parts[0]!, contrast: parts[1]!, gamma: parts[2]!, ...(parts[3] ? { shading: parts[3] } : {}) };
+}
+
+/** "0.1,0.15,0.8,0.75" → a crop region in fractions (checked again by the preprocessing). */
+function parseCrop(value: string): CropRegion {
+  const parts = value.split(',').map((s) => parseNumber(s.trim()));
+  const [left, top, width, height] = parts as [number, number, number, number];
+  if (parts.length !== 4 || left < 0 || top < 0 || !(width > 0) || !(height > 0) || left + width > 1 || top + height > 1) {
+    throw new InvalidArgumentError(`"${value}" must be LEFT,TOP,WIDTH,HEIGHT fractions inside the image (left + width <= 1, top + height <= 1)`);
+  }
+  return { left, top, width, height };
+}
+
+/** Overrides of the preset's affine ranges (`--aug-rotation` etc.). */
+export type AffineOverrides = Partial<Pick<AffineRanges, 'rotationDeg' | 'scale' | 'shift' | 'shear' | 'probability' | 'isotropic'>>;
+
+/**
+ * The augmentation of `--augment [koch|strong]`, `--flip`, the `--aug-*` overrides and `--photometric`;
+ * null when none of them is given. Without `--augment` there are no affine distortions (overrides included).
+ */
+export function affineRanges(
+  strength: 'koch' | 'strong' | undefined,
+  flip: boolean,
+  overrides: AffineOverrides = {},
+  photometric?: PhotometricRanges,
+): AffineRanges | null {
+  if (!strength && !flip && !photometric) return null;
+  const ranges = { ...(strength === 'strong' ? STRONG_AFFINE_RANGES : KOCH_AFFINE_RANGES), ...(strength ? overrides : {}) };
+  return {
+    ...ranges,
+    probability: strength ? ranges.probability : 0,
+    flipProbability: flip ? 0.5 : 0,
+    ...(photometric ? { photometric } : {}),
+  };
 }
 
 type Flags = ReturnType<ReturnType<typeof trainCommand>['opts']>;
@@ -72,8 +132,16 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     out: f.out as string,
     includeIdentities: f.includeIdentities as string | undefined,
     excludeIdentities: f.excludeIdentities as string | undefined,
-    preprocess: { ...d.preprocess, width, height, channels: Number(f.channels) as 1 | 3, fit: f.fit as 'fill' | 'contain' | 'cover', invert: !!f.invert, standardize: !!f.standardize },
-    tower: { arch: f.arch as TowerArch, embeddingSize: f.embeddingSize as number, filters: f.filters as number, l2Normalize: f.l2 !== false },
+    preprocess: { ...d.preprocess, width, height, channels: Number(f.channels) as 1 | 3, fit: f.fit as 'fill' | 'contain' | 'cover', invert: !!f.invert, standardize: !!f.standardize, ...(f.crop ? { crop: f.crop as CropRegion } : {}) },
+    tower: {
+      arch: f.arch as TowerArch,
+      embeddingSize: f.embeddingSize as number,
+      filters: f.filters as number,
+      l2Normalize: f.l2 !== false,
+      // Written only when not the default, so cards of default towers stay as they were.
+      ...(f.head === 'gap' ? { head: 'gap' as const } : {}),
+      ...((f.dropout as number) > 0 ? { dropout: f.dropout as number } : {}),
+    },
     loss: f.loss as LossName,
     margin: f.margin as number,
     scale: f.scale as number,
@@ -82,16 +150,25 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     epochs: f.epochs as number,
     stepsPerEpoch: f.stepsPerEpoch as number,
     learningRate: f.lr as number,
+    weightDecay: f.weightDecay as number,
     finalLearningRateFraction: f.lrFinal as number,
     timeLimitMinutes: f.minutes as number,
     valFraction: f.valFraction as number,
     seed: f.seed as number,
     backend: parseBackendPreference(f.backend as string | undefined),
     workers: f.workers as number,
-    augment: affineRanges(f.augment as 'koch' | 'strong' | undefined, !!f.flip),
+    augment: affineRanges(
+      f.augment as 'koch' | 'strong' | undefined,
+      !!f.flip,
+      Object.fromEntries(
+        Object.entries({ rotationDeg: f.augRotation, scale: f.augScale, shift: f.augShift, shear: f.augShear, probability: f.augProbability, isotropic: f.augIsotropic ? true : undefined }).filter(([, v]) => v !== undefined),
+      ) as AffineOverrides,
+      f.photometric as PhotometricRanges | undefined,
+    ),
     rotateIdentities: !!f.rotateIdentities,
     groupsPerBatch: f.groupsPerBatch as number,
     patience: f.patience as number,
+    keep: f.keep as 'best' | 'last',
     targetFars: f.targetFar as number[],
     maxValImages: f.maxValImages as number,
     onUnreadable: f.skipUnreadable ? 'skip' : 'fail',

@@ -51,6 +51,116 @@ export interface AffineRanges {
   probability: number;
   /** Probability of a left-right mirror (scaleX negated): right for faces and products, wrong for characters. Default 0. */
   flipProbability?: number;
+  /** Scale x and y by the same factor (a zoom, as for photos taken nearer or farther) instead of independently. Default false. */
+  isotropic?: boolean;
+  /** Random lighting changes applied after the warp (photographs); absent = none. */
+  photometric?: PhotometricRanges;
+}
+
+/**
+ * Ranges of random lighting changes, each drawn uniformly and applied to every image: for photographs
+ * taken under different lighting (faces), not for line art.
+ */
+export interface PhotometricRanges {
+  /** Largest brightness offset either way, as a fraction of the image's own value range (max - min). */
+  brightness: number;
+  /** Largest contrast change either way: values are scaled about the image mean by a factor in [1 - c, 1 + c]. */
+  contrast: number;
+  /** Gamma drawn log-uniformly in [1 / (1 + g), 1 + g], applied to the image rescaled to [0, 1] by its min and max. */
+  gamma: number;
+  /**
+   * Largest side lighting: a linear ramp in a random direction whose ends differ by up to this fraction of the
+   * image's value range (light from one side). Absent or 0 = none.
+   */
+  shading?: number;
+}
+
+/** One draw of `randomPhotometric`. */
+export interface Photometric {
+  /** Offset as a fraction of the image's value range. */
+  brightness: number;
+  contrast: number;
+  gamma: number;
+  /** Side lighting: ramp strength (fraction of the value range, end to end) and direction in radians. */
+  shading?: { strength: number; angle: number };
+}
+
+/**
+ * Draws a random lighting change. Always three draws, so streams stay aligned whatever the ranges.
+ *
+ * @example
+ * adjustPhotometric(image, randomPhotometric(rng, { brightness: 0.1, contrast: 0.2, gamma: 0.3 }));
+ */
+export function randomPhotometric(rng: Rng, ranges: PhotometricRanges): Photometric {
+  const g = Math.log(1 + Math.max(0, ranges.gamma));
+  return {
+    brightness: rng.uniform(-ranges.brightness, ranges.brightness),
+    contrast: rng.uniform(1 - ranges.contrast, 1 + ranges.contrast),
+    gamma: Math.exp(rng.uniform(-g, g)),
+    // Drawn only when enabled, so streams without shading are unchanged.
+    ...(ranges.shading ? { shading: { strength: rng.uniform(0, ranges.shading), angle: rng.uniform(0, 2 * Math.PI) } } : {}),
+  };
+}
+
+/**
+ * Adds side lighting to an HWC float image: a linear ramp along `angle` (0 = brighter to the right, y down)
+ * whose two ends differ by `strength` times the image's value range, zero at the centre.
+ *
+ * @example
+ * addShading(image, 32, 32, 1, { strength: 0.3, angle: 0 }); // right edge +15% of the range, left edge -15%
+ */
+export function addShading(src: Float32Array, width: number, height: number, channels: number, shading: { strength: number; angle: number }): Float32Array {
+  checkImage(src, width, height, channels);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of src) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const amount = shading.strength * (hi > lo ? hi - lo : 0);
+  const cos = Math.cos(shading.angle);
+  const sin = Math.sin(shading.angle);
+  // Normalise so the ramp spans exactly `amount` between the two image corners furthest along the direction.
+  const span = Math.abs(cos) * (width - 1) + Math.abs(sin) * (height - 1) || 1;
+  const out = new Float32Array(src.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const ramp = (amount * ((x - (width - 1) / 2) * cos + (y - (height - 1) / 2) * sin)) / span;
+      for (let c = 0; c < channels; c++) out[(y * width + x) * channels + c] = src[(y * width + x) * channels + c]! + ramp;
+    }
+  }
+  return out;
+}
+
+/**
+ * Applies a lighting change to a float image of any normalisation (it works relative to the image's
+ * own min, max and mean): gamma on the min-max rescaled values, then contrast about the mean, then
+ * the brightness offset. A flat image is returned unchanged.
+ *
+ * @example
+ * adjustPhotometric(image, { brightness: 0, contrast: 1.2, gamma: 1 }); // 20% more contrast
+ */
+export function adjustPhotometric(src: Float32Array, p: Photometric): Float32Array {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of src) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const range = hi - lo;
+  // A flat image has no range to scale an offset by: nothing to change.
+  if (!(range > 1e-12)) return src.slice();
+  const out = new Float32Array(src.length);
+  let sum = 0;
+  for (let i = 0; i < src.length; i++) {
+    const v = p.gamma === 1 ? src[i]! : lo + range * ((src[i]! - lo) / range) ** p.gamma;
+    out[i] = v;
+    sum += v;
+  }
+  const mean = sum / src.length;
+  const offset = p.brightness * range;
+  for (let i = 0; i < out.length; i++) out[i] = (out[i]! - mean) * p.contrast + mean + offset;
+  return out;
 }
 
 /**
@@ -103,6 +213,8 @@ export function randomAffine(rng: Rng, ranges: Partial<AffineRanges> = {}): Affi
     shiftX: component(rng.uniform(-r.shift, r.shift), 0),
     shiftY: component(rng.uniform(-r.shift, r.shift), 0),
   };
+  // Both scales were drawn either way, so the stream is the same with and without `isotropic`.
+  if (r.isotropic) affine.scaleY = affine.scaleX;
   return mirror === 1 ? affine : { ...affine, scaleX: -affine.scaleX };
 }
 

@@ -118,7 +118,7 @@ function unpack(data: Uint8Array, width: number, height: number, depth: number):
  */
 export function decodePngAtInputSize(bytes: Uint8Array, pre: PreprocessConfig): Uint8Array | null {
   // A crop changes which pixels land where: sharp's job.
-  if ('crop' in pre && pre.crop) return null;
+  if (pre.crop) return null;
   if (bytes.length < 33 || PNG_SIGNATURE.some((v, i) => bytes[i] !== v) || chunkType(bytes, 12) !== 'IHDR') return null;
   const width = u32(bytes, 16);
   const height = u32(bytes, 20);

@@ -90,6 +90,18 @@ describe('preprocessImage', () => {
     for (const v of x) expect(v).toBeCloseTo(128 / 255, 2);
   });
 
+  it('crops a region given in fractions before resizing', async () => {
+    // 4 x 4 image: left half black, right half white; the crop keeps columns 2..3 of rows 1..2.
+    const png = await greyPng([0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 255, 255], 4, 4);
+    const x = await preprocessImage(png, pre({ width: 2, height: 2, crop: { left: 0.5, top: 0.25, width: 0.5, height: 0.5 } }));
+    expect(Array.from(x)).toEqual([1, 1, 1, 1]);
+    const whole = await preprocessImage(png, pre({ width: 2, height: 2 }));
+    // Without the crop the (blurred) black half is back.
+    expect(whole[0]).toBeLessThan(0.2);
+    expect(whole[1]).toBeGreaterThan(0.8);
+    await expect(preprocessImage(png, pre({ crop: { left: 0.5, top: 0, width: 0.6, height: 1 } }))).rejects.toThrow(/crop must lie inside/);
+  });
+
   it('letterboxes with white bars for fit "contain"', async () => {
     const black = await sharp({ create: { width: 8, height: 4, channels: 3, background: '#000' } }).png().toBuffer();
     const x = await preprocessImage(black, pre({ width: 8, height: 8, fit: 'contain' }));

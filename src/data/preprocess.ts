@@ -14,8 +14,8 @@
  * bright frames around the strokes after inversion.)
  */
 import { readFile } from 'node:fs/promises';
-import sharp, { type OutputInfo } from 'sharp';
-import type { PreprocessConfig } from '../model/config.js';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import type { CropRegion, PreprocessConfig } from '../model/config.js';
 import { decodePngAtInputSize } from './png-at-size.js';
 
 /** Default cap on decoded pixels (width x height) of an input image: guards against decompression bombs. */
@@ -87,6 +87,25 @@ export function checkPreprocessConfig(pre: PreprocessConfig): void {
   if (!(pre.std > 0) || !Number.isFinite(pre.mean)) {
     throw new RangeError(`preprocess: need a finite mean and std > 0, got mean ${pre.mean}, std ${pre.std}`);
   }
+  if (pre.crop) {
+    const { left, top, width, height } = pre.crop;
+    const eps = 1e-9;
+    if (!(left >= 0 && top >= 0 && width > 0 && height > 0 && left + width <= 1 + eps && top + height <= 1 + eps)) {
+      throw new RangeError(`preprocess: crop must lie inside the image (fractions, left + width <= 1, top + height <= 1), got ${JSON.stringify(pre.crop)}`);
+    }
+  }
+}
+
+/** A crop in fractions → whole pixels of a width x height image (at least 1 x 1, never past the edges). */
+export function cropPixels(crop: CropRegion, width: number, height: number): { left: number; top: number; width: number; height: number } {
+  const left = Math.min(width - 1, Math.round(crop.left * width));
+  const top = Math.min(height - 1, Math.round(crop.top * height));
+  return {
+    left,
+    top,
+    width: Math.max(1, Math.min(width - left, Math.round(crop.width * width))),
+    height: Math.max(1, Math.min(height - top, Math.round(crop.height * height))),
+  };
 }
 
 /**
@@ -113,7 +132,7 @@ export async function decodeToRaw(
 }
 
 /**
- * The reference decode: sharp's pipeline (first frame, EXIF orientation, flatten onto white,
+ * The reference decode: sharp's pipeline (first frame, EXIF orientation, optional crop, flatten onto white,
  * greyscale or sRGB, resize with `RESIZE_KERNEL`). `decodeToRaw` uses it for every image the
  * JavaScript PNG path does not take.
  *
@@ -128,20 +147,26 @@ export async function decodeWithSharp(
 ): Promise<Uint8Array> {
   checkPreprocessConfig(pre);
   const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
-  let pipeline = sharp(bytes, {
-    limitInputPixels: limit,
-    // Only the first frame of an animated GIF/WebP or multi-page TIFF (sharp's default, stated for clarity).
-    pages: 1,
-    // Truncated or damaged files are errors, not silently half-grey images. ('warning', sharp's default,
-    // would also reject common camera JPEGs that merely carry stray bytes between markers.)
-    failOn: 'truncated',
-  })
-    .rotate()
-    .flatten({ background: BACKGROUND });
-  pipeline = pre.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
+  const open = (): Sharp =>
+    sharp(bytes, {
+      limitInputPixels: limit,
+      // Only the first frame of an animated GIF/WebP or multi-page TIFF (sharp's default, stated for clarity).
+      pages: 1,
+      // Truncated or damaged files are errors, not silently half-grey images. ('warning', sharp's default,
+      // would also reject common camera JPEGs that merely carry stray bytes between markers.)
+      failOn: 'truncated',
+    });
 
   let result: { data: Buffer; info: OutputInfo };
   try {
+    let pipeline = open().rotate();
+    if (pre.crop) {
+      // The crop is in the oriented image's coordinates, so it needs the size after EXIF rotation.
+      const { autoOrient } = await open().metadata();
+      pipeline = pipeline.extract(cropPixels(pre.crop, autoOrient.width, autoOrient.height));
+    }
+    pipeline = pipeline.flatten({ background: BACKGROUND });
+    pipeline = pre.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
     result = await pipeline
       .resize(pre.width, pre.height, { fit: pre.fit, kernel: RESIZE_KERNEL, background: BACKGROUND })
       .raw({ depth: 'uchar' })

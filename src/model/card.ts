@@ -102,6 +102,7 @@ export const preprocessSchema = z
     mean: finite,
     std: finite.positive(),
     standardize: z.boolean().optional(),
+    crop: z.object({ left: rate, top: rate, width: rate, height: rate }).optional(),
   })
   .loose();
 
@@ -111,6 +112,8 @@ export const towerSchema = z
     embeddingSize: positiveInt,
     filters: positiveInt,
     l2Normalize: z.boolean(),
+    head: z.enum(['flatten', 'gap']).optional(),
+    dropout: finite.min(0).max(1).optional(),
   })
   .loose();
 

@@ -19,6 +19,19 @@ export interface PreprocessConfig {
   std: number;
   /** Then standardise each image to zero mean and unit variance (evens out lighting; faces). Default false. */
   standardize?: boolean;
+  /**
+   * Keep only this region of the (EXIF-oriented) image before resizing, as fractions of its width and
+   * height: e.g. the face without hair and background. Absent = the whole image.
+   */
+  crop?: CropRegion;
+}
+
+/** A region of an image as fractions of its width / height: left + width <= 1, top + height <= 1. */
+export interface CropRegion {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
 }
 
 export type TowerArch =
@@ -37,6 +50,13 @@ export interface TowerConfig {
   filters: number;
   /** L2-normalise embeddings (outside the saved model, see src/model/embed.ts). */
   l2Normalize: boolean;
+  /**
+   * conv4 only: how the last feature map becomes a vector before the projection. `flatten` (default)
+   * keeps every position; `gap` averages over positions (global average pooling: fewer weights, more shift tolerance).
+   */
+  head?: 'flatten' | 'gap';
+  /** Dropout rate on the features before the projection, active in training only (0 or absent = none). */
+  dropout?: number;
 }
 
 export type LossName =

@@ -10,7 +10,7 @@
 import type { Rng } from '../data/rng.js';
 import { createRng } from '../data/rng.js';
 import { samplePairs, samplePK, sampleNPair } from '../data/pairs.js';
-import { rotate90, randomAffine, warpAffine, type AffineRanges } from '../data/augment.js';
+import { addShading, adjustPhotometric, rotate90, randomAffine, randomPhotometric, warpAffine, type AffineRanges } from '../data/augment.js';
 import type { LossName } from '../model/config.js';
 
 /** The images of a training or validation split, grouped for sampling. */
@@ -148,6 +148,12 @@ export function materialiseBatch(
     let pixels: Float32Array = images.subarray(image * size, (image + 1) * size);
     if (turns) pixels = rotate90(pixels, w, h, c, turns);
     if (augment) pixels = warpAffine(pixels, w, h, c, randomAffine(rng, augment), borderMean(pixels, w, h, c));
+    // Drawn after the affine and only when enabled, so runs without it keep their random streams.
+    if (augment?.photometric) {
+      const lighting = randomPhotometric(rng, augment.photometric);
+      pixels = adjustPhotometric(pixels, lighting);
+      if (lighting.shading) pixels = addShading(pixels, w, h, c, lighting.shading);
+    }
     out.set(pixels, i * size);
   }
   return out;

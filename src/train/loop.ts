@@ -205,6 +205,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const valPlan = planBatch(valPool, { loss: options.loss, batchImages: Math.min(options.batchImages, 256), samplesPerIdentity: options.samplesPerIdentity, groupsPerBatch: 0 }, createRng(options.seed + 7));
   const valPixels = materialiseBatch(val.data, shape, valPlan, 1, null);
   const vars = () => trainableVariables(trainable);
+  // AdamW-style decay touches conv / dense kernels only (not biases, not the N-pair scale).
+  const weightDecay = options.weightDecay ?? 0; // checkpoints written before the option existed lack it
+  const decayed = trainable.tower.trainableWeights.filter((w) => /kernel/.test(w.name)).map((w) => w.read() as tf.Variable);
 
   let epoch = resumed?.state.epoch ?? 0;
   let step = resumed?.state.step ?? 0;
@@ -264,6 +267,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
         const grads = averageGradients(results);
         tf.tidy(() => {
           optimizer.applyGradients(vars().map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i]!, v.shape, 'float32') })));
+          if (weightDecay > 0) for (const v of decayed) v.assign(tf.mul(v, 1 - lr * weightDecay));
         });
         const loss = results.reduce((a, r) => a + r.loss, 0) / results.length;
         lossSum += loss;
@@ -315,7 +319,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     await source.close();
   }
 
-  // The best epoch's weights are the model; calibrate them on the held-out identities.
+  // The best epoch's weights are the model (or, with keep 'last', the final ones); calibrate them on the held-out identities.
+  const keepLast = (options.keep ?? 'best') === 'last'; // checkpoints written before the option existed lack it
+  if (keepLast) bestWeights = readWeights(trainable);
+  const keptEpoch = keepLast ? epoch : (best?.epoch ?? 0);
   assignWeights(trainable, bestWeights);
   const final = await validate();
   const distances = pairDistances(final.vectors, final.dim, val.labels, createRng(options.seed + 11), 200_000);
@@ -339,13 +346,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     validation: {
       auc: calibration.auc, eer: calibration.eer.rate, rank1: final.scores.rank1, precisionAt1: final.scores.precisionAt1,
       mapAtR: final.scores.mapAtR, rPrecision: final.scores.rPrecision, samePairs: calibration.pairs.same, differentPairs: calibration.pairs.different,
-      bestEpoch: best?.epoch ?? 0,
+      bestEpoch: keptEpoch,
     },
     training: {
       backend: backendInfo.name, workers: workerCount, seed: options.seed, epochs: epoch, steps: step,
       batchSize: options.batchImages, learningRate: options.learningRate, wallSeconds, pairsPerSecond: history.at(-1)?.pairsPerSecond ?? 0, outcome,
       trainIdentities: split.train.length, valIdentities: split.val.length, images: set.count, dataDigest, dataRoot: path.resolve(options.data),
-      augment: options.augment, rotateIdentities: options.rotateIdentities, groupsPerBatch: options.groupsPerBatch, initFrom: initModelId,
+      augment: options.augment, ...(weightDecay > 0 ? { weightDecay } : {}), ...(keepLast ? { keep: 'last' } : {}), rotateIdentities: options.rotateIdentities, groupsPerBatch: options.groupsPerBatch, initFrom: initModelId,
     },
     parameters: summary.parameters,
   });

@@ -30,6 +30,11 @@ export interface TrainOptions {
   /** Steps in one epoch; 0 = enough steps to show every training image once on average. */
   stepsPerEpoch: number;
   learningRate: number;
+  /**
+   * Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each step every conv / dense kernel
+   * shrinks by `learningRate * weightDecay` of itself (biases are left alone). 0 = off.
+   */
+  weightDecay: number;
   /** Cosine decay of the learning rate to this fraction of its start over the run (1 = constant). */
   finalLearningRateFraction: number;
   /** Stop after this many minutes of training (0 = no limit); the learning-rate schedule then follows elapsed time. */
@@ -50,6 +55,11 @@ export interface TrainOptions {
   groupsPerBatch: number;
   /** Early stopping: epochs without improvement of the validation MAP@R before stopping (0 = off). */
   patience: number;
+  /**
+   * Which weights become the model: `best` = the epoch with the best validation MAP@R, `last` = the final
+   * ones. With only a few validation identities the "best" epoch is a noisy pick (AT&T faces: see docs/results.md).
+   */
+  keep: 'best' | 'last';
   /** False-accept rates the calibration reports thresholds for; the first is the default. */
   targetFars: number[];
   /** What to do with an unreadable image: skip it with a warning, or fail. */
@@ -73,6 +83,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   epochs: 20,
   stepsPerEpoch: 0,
   learningRate: 1e-3,
+  weightDecay: 0,
   finalLearningRateFraction: 0.05,
   timeLimitMinutes: 0,
   valFraction: 0.2,
@@ -82,6 +93,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   rotateIdentities: false,
   groupsPerBatch: 0,
   patience: 5,
+  keep: 'best',
   targetFars: [1e-3, 1e-2],
   onUnreadable: 'fail',
   maxValImages: 4000,
