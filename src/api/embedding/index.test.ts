@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChunkRunner } from '../../index/embedder.js';
-import { batchingEmbedder } from './index.js';
+import { batchingEmbedder, handoffRunner } from './index.js';
 
 /** A runner whose passes finish when the test says so; each output row is [first input value, count]. */
 function manualRunner(slots = 1) {
@@ -86,5 +86,50 @@ describe('batchingEmbedder', () => {
     expect(await e.embed([])).toEqual([]);
     await e.close();
     await expect(e.embed([image(1)])).rejects.toThrow(/closed/);
+  });
+});
+
+describe('handoffRunner', () => {
+  it('serves with the stand-in until the successor is ready, then only with the successor', async () => {
+    const standIn = manualRunner();
+    const successor = manualRunner(2);
+    let ready!: (r: ChunkRunner) => void;
+    let handoffs = 0;
+    const runner = handoffRunner(standIn.runner, new Promise<ChunkRunner>((r) => (ready = r)), { onHandoff: () => handoffs++ });
+    expect(runner.slots).toBe(1);
+    const early = runner.run(new Float32Array([7, 0, 0]), 1);
+    await tick();
+    expect(standIn.calls).toHaveLength(1);
+    ready(successor.runner);
+    await tick();
+    // The stand-in still has a pass running: the hand-off (freeing its model) waits for it.
+    expect(handoffs).toBe(0);
+    expect(runner.slots).toBe(2);
+    const late = runner.run(new Float32Array([8, 0, 0]), 1);
+    await tick();
+    expect(successor.calls).toHaveLength(1);
+    expect(standIn.calls).toHaveLength(1);
+    standIn.calls[0].finish();
+    expect(Array.from(await early)).toEqual([7, 1]);
+    expect(handoffs).toBe(1);
+    successor.calls[0].finish();
+    expect(Array.from(await late)).toEqual([8, 1]);
+    await runner.close();
+    expect(handoffs).toBe(1);
+  });
+
+  it('keeps serving with the stand-in when the successor fails to start', async () => {
+    const standIn = manualRunner();
+    const failures: string[] = [];
+    let handoffs = 0;
+    const runner = handoffRunner(standIn.runner, Promise.reject(new Error('no worker')), { onHandoff: () => handoffs++, onSuccessorFailed: (e) => failures.push(e.message) });
+    await tick();
+    expect(failures).toEqual(['no worker']);
+    const out = runner.run(new Float32Array([3, 0, 0]), 1);
+    await tick();
+    standIn.calls[0].finish();
+    expect(Array.from(await out)).toEqual([3, 1]);
+    await runner.close();
+    expect(handoffs).toBe(0);
   });
 });

@@ -118,3 +118,63 @@ export function batchingEmbedder(runner: ChunkRunner, options: BatchingOptions):
     },
   };
 }
+
+export interface HandoffOptions {
+  /** Called once the hand-off happened (e.g. to free the stand-in's model), after its last pass finished. */
+  onHandoff?: () => void;
+  /** Called if the successor failed to start; the stand-in then keeps serving. */
+  onSuccessorFailed?: (error: Error) => void;
+}
+
+/**
+ * A runner that serves with `standIn` (the model in this thread, loaded in well under a second)
+ * until `successor` (embedding worker threads, which take a second or more to boot their own
+ * tfjs) is ready, then hands every later pass to the successor. A search can thus be answered
+ * while the workers still start: cold start is that of in-thread embedding. If the successor
+ * fails to start, the stand-in keeps serving (and `onSuccessorFailed` says why).
+ *
+ * @example
+ * const runner = handoffRunner(inProcessRunner(tower, meta), startWorkerRunner(init, 1), { onHandoff: () => tower.dispose() });
+ */
+export function handoffRunner(standIn: ChunkRunner, successor: Promise<ChunkRunner>, options: HandoffOptions = {}): ChunkRunner {
+  let next: ChunkRunner | null = null;
+  let standInPasses = 0;
+  let handedOff = false;
+  const finishHandoff = (): void => {
+    if (next && !handedOff && standInPasses === 0) {
+      handedOff = true;
+      options.onHandoff?.();
+    }
+  };
+  const ready = successor.then(
+    (runner) => {
+      next = runner;
+      finishHandoff();
+      return runner;
+    },
+    (error: unknown) => {
+      options.onSuccessorFailed?.(error instanceof Error ? error : new Error(String(error)));
+      return null;
+    },
+  );
+  return {
+    get slots() {
+      return next ? next.slots : standIn.slots;
+    },
+    async run(data, count) {
+      if (next) return next.run(data, count);
+      standInPasses++;
+      try {
+        return await standIn.run(data, count);
+      } finally {
+        standInPasses--;
+        finishHandoff();
+      }
+    },
+    async close() {
+      const started = await ready;
+      await Promise.all([standIn.close(), started?.close()]);
+      finishHandoff();
+    },
+  };
+}
