@@ -74,7 +74,7 @@ export async function runColdstartBench(o: ColdstartOptions): Promise<ColdstartR
 }
 
 export function coldstartMarkdown(r: ColdstartResult): string {
-  const setting = (w: number): string => (w === 0 ? 'serving thread' : `${w} worker threads`);
+  const setting = (w: number): string => (w === 0 ? 'serving thread' : `${w} worker thread${w > 1 ? 's' : ''}`);
   return [
     sectionHeader('coldstart: process start to the first 200', r.context),
     `Model: ${r.model}. Gallery of Fashion-MNIST 28x28 PNGs (10 per identity; past its 70,000 images, mirrored copies), index built beforehand (not timed). Each run spawns a fresh process and polls`,
