@@ -33,15 +33,14 @@ import { openSnapshot } from '../src/index/open.js';
 import { runIndex } from '../src/index/reindex.js';
 import { GalleryStore } from '../src/index/store.js';
 import { syntheticPng, writeTinyModel } from '../src/index/testing.js';
-import { fashionMnist, machine, randomModel, table, writeResults } from './bench-common.js';
+import { embeddingLabel, fashionMnist, machine, QUERY_LABEL, randomModel, table, writeResults, type QueryKind } from './bench-common.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const KEY = 'bench-read-key-0123456789abcdef';
 
+export type { QueryKind };
 /** How the query images are sent (see the module comment). */
-export type QueryKind = 'png28' | 'photo';
 export const QUERY_KINDS: readonly QueryKind[] = ['png28', 'photo'];
-const QUERY_LABEL: Record<QueryKind, string> = { png28: '28x28 PNG', photo: '640x480 JPEG' };
 
 /** The endpoints loaded: `/v1/search` (one image) and `/v1/verify` (two images, multipart). */
 export type BenchRoute = 'search' | 'verify';
@@ -427,13 +426,11 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
 export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
   const m = r.machine;
   const end = machine();
-  const setting = (w: number): string => (w === 0 ? 'serving thread' : `${w} worker thread${w > 1 ? 's' : ''}`);
+  // The columns that name a run, first in both tables.
+  const runColumns = (workers: number, run: LoadRun) => ({ route: `/v1/${run.route}`, embedding: embeddingLabel(workers), query: QUERY_LABEL[run.query], connections: run.connections });
   const loadRows = r.servers.flatMap((s) =>
     s.runs.map((run) => ({
-      route: `/v1/${run.route}`,
-      embedding: setting(s.workers),
-      query: QUERY_LABEL[run.query],
-      connections: run.connections,
+      ...runColumns(s.workers, run),
       'req/s': run.rps,
       'p50 ms': run.p50,
       'p90 ms': run.p90,
@@ -446,10 +443,7 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
   );
   const stageRows = r.servers.flatMap((s) =>
     s.runs.map((run) => ({
-      route: `/v1/${run.route}`,
-      embedding: setting(s.workers),
-      query: QUERY_LABEL[run.query],
-      connections: run.connections,
+      ...runColumns(s.workers, run),
       'client mean': run.meanMs,
       handler: run.server.handler,
       decode: run.server.decode,
@@ -460,7 +454,7 @@ export function apiBenchMarkdown(r: ApiBenchResult, command: string): string {
     })),
   );
   const coldRows = r.servers.map((s) => ({
-    embedding: setting(s.workers),
+    embedding: embeddingLabel(s.workers),
     'npm run dev (adapter), median ms': median(s.coldStartMs),
     'runs ms': s.coldStartMs.join(', '),
     'Lambda handler, median ms': median(r.lambdaColdStartMs.find((l) => l.workers === s.workers)?.ms ?? []),

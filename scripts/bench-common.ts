@@ -46,6 +46,15 @@ export function table(rows: Record<string, string | number>[]): string {
   return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---:').join('|')}|`, ...rows.map((r) => `| ${keys.map((k) => String(r[k])).join(' | ')} |`)].join('\n');
 }
 
+/** How the HTTP benchmark sends its query images (scripts/api-bench.ts): at the model's input size, or photo-sized. */
+export type QueryKind = 'png28' | 'photo';
+export const QUERY_LABEL: Record<QueryKind, string> = { png28: '28x28 PNG', photo: '640x480 JPEG' };
+
+/** The embedding setting of a server run in reports: EMBED_WORKERS 0 embeds in the serving thread. */
+export function embeddingLabel(workers: number): string {
+  return workers === 0 ? 'serving thread' : `${workers} worker thread${workers > 1 ? 's' : ''}`;
+}
+
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** A random-weight conv4 tower saved as a model directory (what the benchmark uses without --model). */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { machine } from './bench-common.js';
+import { embeddingLabel, machine, QUERY_LABEL, type QueryKind } from './bench-common.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
@@ -141,7 +141,7 @@ export async function checkTargets(resultsDir = RESULTS_DIR): Promise<TargetChec
   // Judged on the 28x28 PNG queries (the workload the target was set for); photo-sized JPEG rows are listed beside them.
   const at16 = http?.servers.flatMap((s) => s.runs.filter((r) => r.connections === 16 && (r.route ?? 'search') === 'search').map((r) => ({ ...r, query: r.query ?? 'png28', workers: s.workers }))) ?? [];
   const judged = at16.filter((r) => r.query === 'png28');
-  const label = (r: (typeof at16)[number]): string => `${r.workers ? `${r.workers} worker thread${r.workers > 1 ? 's' : ''}` : 'serving thread'}, ${r.query === 'png28' ? '28x28 PNG' : '640x480 JPEG'}`;
+  const label = (r: (typeof at16)[number]): string => `${embeddingLabel(r.workers)}, ${QUERY_LABEL[r.query as QueryKind] ?? r.query}`;
   checks.push({
     target: '/search p50 <= 10 ms and p99 <= 30 ms at 16 connections, zero errors (28x28 PNG queries)',
     measured: at16.length ? at16.map((r) => `${label(r)}: p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors + r.non2xx} errors`).join('; ') : 'not run',

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { KEY, lambdaColdStart, prepareApiBench, startServer, stopServer } from './api-bench.js';
-import { table, writeResults } from './bench-common.js';
+import { embeddingLabel, table, writeResults } from './bench-common.js';
 import { demoteHeadings, REPO_ROOT, RESULTS_DIR, sectionContext, sectionHeader, type SectionContext } from './bench-report.js';
 import { reindexMarkdown, runReindexBench, type ReindexBenchResult } from './index-bench-reindex.js';
 
@@ -74,7 +74,6 @@ export async function runColdstartBench(o: ColdstartOptions): Promise<ColdstartR
 }
 
 export function coldstartMarkdown(r: ColdstartResult): string {
-  const setting = (w: number): string => (w === 0 ? 'serving thread' : `${w} worker thread${w > 1 ? 's' : ''}`);
   return [
     sectionHeader('coldstart: process start to the first 200', r.context),
     `Model: ${r.model}. Gallery of Fashion-MNIST 28x28 PNGs (10 per identity; past its 70,000 images, mirrored copies), index built beforehand (not timed). Each run spawns a fresh process and polls`,
@@ -83,7 +82,7 @@ export function coldstartMarkdown(r: ColdstartResult): string {
     '',
     table(r.rows.map((x) => ({
       'gallery images': x.images.toLocaleString('en-US'),
-      embedding: setting(x.workers),
+      embedding: embeddingLabel(x.workers),
       'adapter median ms': median(x.adapterMs),
       'adapter runs ms': x.adapterMs.join(', '),
       'Lambda median ms': median(x.lambdaMs),
