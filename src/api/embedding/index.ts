@@ -174,7 +174,6 @@ export function handoffRunner(standIn: ChunkRunner, successor: Promise<ChunkRunn
     async close() {
       const started = await ready;
       await Promise.all([standIn.close(), started?.close()]);
-      finishHandoff();
     },
   };
 }

@@ -191,17 +191,15 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
       for (const job of jobs) job.stop();
       // Stop accepting, but not with http.Server#close: it also drops idle keep-alive connections at once,
       // racing clients that have just sent their next request on one (they would see ECONNRESET).
-      // Instead, for a short grace, requests on open connections are still answered (with
-      // `Connection: close`); only then are the connections that stayed idle closed.
+      // Instead, requests on open connections are still answered (with `Connection: close`) until none
+      // has started for a whole grace period — a busy (or starved) event loop may not yet have read a
+      // request a client sent in time, and its connection looks idle until it does — and only then are
+      // the connections that stayed idle closed. Grace and drain share one deadline.
       const stopped = new Promise<void>((r) => netClose.call(server, () => r()));
-      // The grace runs until no request has started for a whole grace period: a busy (or starved) event
-      // loop may not have read requests that clients sent in time, and their connections look idle until
-      // it does. Bounded by the drain timeout.
       const grace = options.idleGraceMs ?? 500;
-      const timeout = options.drainTimeoutMs ?? 10_000;
-      const graceEnds = performance.now() + timeout;
+      const deadline = performance.now() + (options.drainTimeoutMs ?? 10_000);
       lastRequestAt = performance.now();
-      while (performance.now() < graceEnds) {
+      while (performance.now() < deadline) {
         const quietFor = performance.now() - lastRequestAt;
         if (quietFor >= grace) break;
         await new Promise((r) => setTimeout(r, grace - quietFor).unref());
@@ -211,7 +209,7 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
         drained = r;
         if (active === 0) r();
       });
-      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeout).unref());
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Math.max(0, deadline - performance.now())).unref());
       if ((await Promise.race([allDone.then(() => 'ok' as const), timer])) === 'timeout') log.warn({ active }, 'drain timeout: closing remaining connections');
       server.closeAllConnections();
       await stopped;
