@@ -108,6 +108,27 @@ describe('train (data-parallel over 2 worker threads)', () => {
   }, 300_000);
 });
 
+describe('train (CosFace: the tower plus one proxy per training identity)', () => {
+  it('lowers the loss over 2 worker threads, leaks no tensors, and saves only the tower', async () => {
+    const losses: number[] = [];
+    const tensorCounts: number[] = [];
+    const result = await train(options(path.join(dir, 'model-cosface'), { loss: 'cosface', margin: 0.2, scale: 16, workers: 2, epochs: 2, stepsPerEpoch: 10 }), {
+      onStep: (e) => {
+        losses.push(e.loss);
+        tensorCounts.push(tf.memory().numTensors);
+      },
+    });
+    expect(result.outcome).toBe('completed');
+    expect(losses.slice(-4).reduce((a, b) => a + b) / 4).toBeLessThan(losses.slice(0, 4).reduce((a, b) => a + b) / 4);
+    expect(new Set(tensorCounts.slice(1)).size).toBe(1);
+    // 7 training digits -> 7 proxies, recorded in the card; the saved model is the tower alone.
+    expect(result.card!.loss).toMatchObject({ name: 'cosface', margin: 0.2, scale: 16, proxies: 7 });
+    const { tower } = await loadModel(path.join(dir, 'model-cosface'));
+    expect(tower.outputs[0]!.shape).toEqual([null, 32]);
+    tower.dispose();
+  }, 300_000);
+});
+
 describe('train: interruption and resume', () => {
   it('saves a checkpoint when asked to stop and resumes from it', async () => {
     const out = path.join(dir, 'model-resume');

@@ -15,6 +15,13 @@ describe('npm run train flags', () => {
     expect(o.augment).toBeNull();
   });
 
+  it('--loss cosface brings its own margin and scale unless given; other losses keep theirs', () => {
+    expect(parse(['--loss', 'cosface'])).toMatchObject({ loss: 'cosface', margin: 0.2, scale: 16 });
+    expect(parse(['--loss', 'cosface', '--margin', '0.35', '--scale', '30'])).toMatchObject({ margin: 0.35, scale: 30 });
+    expect(parse([])).toMatchObject({ loss: 'contrastive', margin: 1, scale: 10 });
+    expect(parse(['--loss', 'triplet', '--margin', '0.3'])).toMatchObject({ margin: 0.3 });
+  });
+
   it('--augment alone means Koch et al.; strong and --flip as asked', () => {
     expect(parse(['--augment']).augment).toMatchObject({ rotationDeg: KOCH_AFFINE_RANGES.rotationDeg, flipProbability: 0 });
     expect(parse(['--augment', 'strong', '--flip']).augment).toMatchObject({ rotationDeg: STRONG_AFFINE_RANGES.rotationDeg, flipProbability: 0.5 });

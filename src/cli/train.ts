@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CropRegion, LossName, TowerArch } from '../model/config.js';
 import { parseBackendPreference } from '../model/backend.js';
 import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges, type PhotometricRanges } from '../data/augment.js';
-import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
+import { COSFACE_DEFAULTS, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
 import { parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, parseUnitInterval, progressBar, say } from './common.js';
 
@@ -19,9 +19,9 @@ export function trainCommand(): Command {
     .requiredOption('--out <dir>', 'model directory to write')
     .option('--include-identities <regex>', 'train only on identities whose name matches')
     .option('--exclude-identities <regex>', 'leave out identities whose name matches')
-    .addOption(new Option('--loss <name>', 'training loss').choices(['contrastive', 'euclidean', 'triplet', 'npair']).default(d.loss))
-    .option('--margin <m>', 'margin of the contrastive / Euclidean / triplet loss (embeddings are unit vectors: distances 0..2)', parseNumber, d.margin)
-    .option('--scale <s>', 'initial (learned) logit scale of the npair loss', parseNumber, d.scale)
+    .addOption(new Option('--loss <name>', 'training loss').choices(['contrastive', 'euclidean', 'triplet', 'npair', 'cosface']).default(d.loss))
+    .option('--margin <m>', `margin of the contrastive / Euclidean / triplet loss (embeddings are unit vectors: distances 0..2; default ${d.margin}), or the cosine margin of the cosface loss (default ${COSFACE_DEFAULTS.margin})`, parseNumber)
+    .option('--scale <s>', `logit scale: initial (then learned) for npair (default ${d.scale}), fixed for cosface (default ${COSFACE_DEFAULTS.scale})`, parseNumber)
     .addOption(new Option('--arch <name>', 'tower architecture').choices(['conv4', 'writeup', 'koch']).default(d.tower.arch))
     .option('--input-size <size>', 'input size: 28 or WIDTHxHEIGHT', parseSize, [d.preprocess.width, d.preprocess.height] as [number, number])
     .addOption(new Option('--channels <n>', 'input channels').choices(['1', '3']).default(String(d.preprocess.channels)))
@@ -143,8 +143,8 @@ export function optionsFromFlags(f: Flags): TrainOptions {
       ...((f.dropout as number) > 0 ? { dropout: f.dropout as number } : {}),
     },
     loss: f.loss as LossName,
-    margin: f.margin as number,
-    scale: f.scale as number,
+    margin: (f.margin as number | undefined) ?? (f.loss === 'cosface' ? COSFACE_DEFAULTS.margin : d.margin),
+    scale: (f.scale as number | undefined) ?? (f.loss === 'cosface' ? COSFACE_DEFAULTS.scale : d.scale),
     batchImages: f.batch as number,
     samplesPerIdentity: f.samplesPerIdentity as number,
     epochs: f.epochs as number,

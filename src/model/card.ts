@@ -80,7 +80,7 @@ export interface ModelCard {
 
 // Keep the enums in step with config.ts: these fail to compile if a name is added there and not here.
 const TOWER_ARCHS = ['conv4', 'writeup', 'koch'] as const satisfies readonly TowerArch[];
-const LOSS_NAMES = ['contrastive', 'euclidean', 'triplet', 'npair'] as const satisfies readonly LossName[];
+const LOSS_NAMES = ['contrastive', 'euclidean', 'triplet', 'npair', 'cosface'] as const satisfies readonly LossName[];
 const METRICS = ['l2', 'cosine'] as const satisfies readonly Metric[];
 type Missing<All, Listed> = [Exclude<All, Listed>] extends [never] ? true : never;
 const allListed: [Missing<TowerArch, (typeof TOWER_ARCHS)[number]>, Missing<LossName, (typeof LOSS_NAMES)[number]>, Missing<Metric, (typeof METRICS)[number]>] = [true, true, true];

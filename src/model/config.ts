@@ -67,7 +67,9 @@ export type LossName =
   /** Triplet loss with batch-hard mining (Hermans et al. 2017) over P x K batches. */
   | 'triplet'
   /** N-pair / softmax loss over scaled cosine similarities within a P x 2 batch (Sohn 2016). */
-  | 'npair';
+  | 'npair'
+  /** Large-margin cosine softmax over one learned proxy per training identity (CosFace, Wang et al. 2018). */
+  | 'cosface';
 
 /** Distance between two embeddings as the model card records it. */
 export type Metric = 'l2' | 'cosine';

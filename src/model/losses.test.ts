@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { batchHardTripletLoss, contrastiveLoss, euclideanPairLoss, npairLoss, pairDistance, pairwiseDistances } from './losses.js';
+import { batchHardTripletLoss, contrastiveLoss, cosFaceLoss, euclideanPairLoss, npairLoss, pairDistance, pairwiseDistances } from './losses.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -187,5 +187,51 @@ describe('npairLoss', () => {
     const e = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
     expect(() => npairLoss(e, 1)).toThrow(/even number/);
     e.dispose();
+  });
+});
+
+describe('cosFaceLoss', () => {
+  // Embeddings (normalised inside): u0 = (1, 0), u1 = (0, 1). Proxies: w0 = (1, 0), w1 = (0, 1), w2 = (-1, 0).
+  // Classes [0, 2], scale 2, margin 0.5:
+  //   row 0, true class 0: cos = [1, 0, -1] -> logits 2 * [1 - 0.5, 0, -1] = [1, 0, -2]; CE = log(e + 1 + e^-2) - 1
+  //   row 1, true class 2: cos = [0, 1, 0]  -> logits 2 * [0, 1, 0 - 0.5] = [0, 2, -1]; CE = log(1 + e^2 + e^-1) + 1
+  const expected = (Math.log(Math.E + 1 + Math.exp(-2)) - 1 + Math.log(1 + Math.exp(2) + Math.exp(-1)) + 1) / 2;
+
+  it('matches the hand-computed value, margin on the true class only, inputs and proxies normalised', () => {
+    const e = tf.tensor2d([[3, 0], [0, 0.5]]);
+    const w = tf.tensor2d([[2, 0], [0, 1], [-4, 0]]);
+    const c = tf.tensor1d([0, 2], 'int32');
+    expect(scalarWithoutLeak(() => cosFaceLoss(e, w, c, 2, 0.5))).toBeCloseTo(expected, 5);
+    tf.dispose([e, w, c]);
+  });
+
+  it('with margin 0 is the plain normalised softmax (NormFace) cross-entropy', () => {
+    const e = tf.tensor2d([[1, 0]]);
+    const w = tf.tensor2d([[1, 0], [0, 1]]);
+    const c = tf.tensor1d([0], 'int32');
+    // logits [1, 0] -> CE = log(e + 1) - 1
+    expect(scalarWithoutLeak(() => cosFaceLoss(e, w, c, 1, 0))).toBeCloseTo(Math.log(Math.E + 1) - 1, 5);
+    tf.dispose([e, w, c]);
+  });
+
+  it('gives finite, non-zero gradients to the embeddings and to a tf.Variable of proxies', () => {
+    const e = tf.tensor2d([[1, 0.2], [0.3, 1]]);
+    const w = tf.variable(tf.tensor2d([[1, 0.1], [0.1, 1], [-1, 0]]), true, 'cosface_proxies_test');
+    const c = tf.tensor1d([0, 1], 'int32');
+    const { value, grads } = tf.variableGrads(() => cosFaceLoss(e, w, c, 8, 0.2), [w]);
+    expect(Number.isFinite(value.dataSync()[0])).toBe(true);
+    expect(allFinite(grads[w.name]!)).toBe(true);
+    expect(values(grads[w.name]!).some((g) => g !== 0)).toBe(true);
+    const gEmb = tf.grad((x: tf.Tensor) => cosFaceLoss(x as tf.Tensor2D, w, c, 8, 0.2))(e);
+    expect(allFinite(gEmb)).toBe(true);
+    tf.dispose([e, w, c, value, grads[w.name]!, gEmb]);
+  });
+
+  it('rejects proxies of another dimension', () => {
+    const e = tf.tensor2d([[1, 0]]);
+    const w = tf.tensor2d([[1, 0, 0]]);
+    const c = tf.tensor1d([0], 'int32');
+    expect(() => cosFaceLoss(e, w, c, 1, 0)).toThrow(/dimensions/);
+    tf.dispose([e, w, c]);
   });
 });

@@ -149,3 +149,31 @@ export function npairLoss(emb: tf.Tensor2D, scale: tf.Scalar | number): tf.Scala
     return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar;
   });
 }
+
+/**
+ * Large-margin cosine loss (CosFace, Wang et al. 2018; the same as AM-softmax): a softmax classifier
+ * over the training identities whose weight rows ("proxies", one per identity) and inputs are both
+ * L2-normalised, with `margin` taken off the true identity's cosine before scaling:
+ *
+ *   L = mean_i( -log softmax_j( scale * (cos(e_i, w_j) - margin * [j = y_i]) )[y_i] )
+ *
+ * The proxies are trained with the tower and thrown away afterwards: only the tower is the model, so
+ * it still embeds identities it never saw. Proxy losses learn from every identity at every step,
+ * where a pair or triplet sees a few (Musgrave et al. 2020 compare them).
+ *
+ * @param emb - embeddings [n, D] (L2-normalised here)
+ * @param proxies - one row per training identity [C, D] (L2-normalised here)
+ * @param classes - row of `proxies` each embedding belongs to [n] (int32)
+ * @example
+ * const proxies = tf.variable(tf.randomNormal([24, 32]));
+ * cosFaceLoss(embeddings, proxies, tf.tensor1d(batchClasses, 'int32'), 16, 0.2);
+ */
+export function cosFaceLoss(emb: tf.Tensor2D, proxies: tf.Tensor2D, classes: tf.Tensor1D, scale: number, margin: number): tf.Scalar {
+  if (emb.shape[1] !== proxies.shape[1]) throw new Error(`cosFaceLoss: embeddings have ${emb.shape[1]} dimensions, proxies ${proxies.shape[1]}`);
+  return tf.tidy(() => {
+    const cosine = tf.matMul(l2NormalizeRows(emb), l2NormalizeRows(proxies), false, true);
+    const targets = tf.oneHot(tf.cast(classes, 'int32'), proxies.shape[0]);
+    const logits = tf.mul(tf.sub(cosine, tf.mul(targets, margin)), scale);
+    return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  });
+}

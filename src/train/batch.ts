@@ -21,8 +21,10 @@ export interface ClassPool {
   labels: Int32Array;
   /** Virtual identity → encoded image references. */
   members: Map<number, number[]>;
-  /** Virtual identities with at least one image. */
+  /** Virtual identities with at least one image, ascending. */
   classes: number[];
+  /** Virtual identity → its position in `classes` (the proxy row of the CosFace loss). */
+  classIndex: Map<number, number>;
   /** Group (e.g. Omniglot alphabet) → its virtual identities. */
   groups: Map<string, number[]>;
 }
@@ -31,7 +33,7 @@ export interface BatchPlan {
   loss: LossName;
   /** Encoded image references (see module comment). */
   refs: Int32Array;
-  /** Virtual identity of each reference (for triplet / N-pair). */
+  /** Class of each reference, as its position in the pool's `classes` (triplet compares them; CosFace picks proxy rows with them). */
   classes: Int32Array;
   /** Pair losses: 1 for a same-identity pair; the first half of refs are the `a` sides, the second half the `b` sides. */
   same?: Float32Array;
@@ -73,7 +75,8 @@ export function buildClassPool(labels: Int32Array, identityNames: string[], iden
     if (!list) groups.set(g, (list = []));
     list.push(c);
   }
-  return { rotations, labels, members, classes, groups };
+  const classIndex = new Map(classes.map((c, i) => [c, i]));
+  return { rotations, labels, members, classes, classIndex, groups };
 }
 
 export interface PlanOptions {
@@ -95,7 +98,7 @@ function candidateClasses(pool: ClassPool, groupsPerBatch: number, needed: numbe
 /** Picks the images of one training step. Pure given `rng`. */
 export function planBatch(pool: ClassPool, options: PlanOptions, rng: Rng): BatchPlan {
   const augmentSeed = rng.int(0x7fffffff);
-  const perClass = options.loss === 'triplet' ? options.samplesPerIdentity : 2;
+  const perClass = options.loss === 'triplet' || options.loss === 'cosface' ? options.samplesPerIdentity : 2;
   const needed = Math.max(2, Math.floor(options.batchImages / perClass));
   const candidates = candidateClasses(pool, options.groupsPerBatch, needed, rng);
   if (options.loss === 'contrastive' || options.loss === 'euclidean') {
@@ -110,10 +113,10 @@ export function planBatch(pool: ClassPool, options: PlanOptions, rng: Rng): Batc
   return { loss: options.loss, refs, classes: refsToClasses(pool, refs), augmentSeed };
 }
 
-/** Virtual identity of each encoded reference: image label x rotations + quarter turns. */
+/** Class of each encoded reference: the position in `pool.classes` of its virtual identity (label x rotations + quarter turns). */
 function refsToClasses(pool: ClassPool, refs: Int32Array): Int32Array {
   const r = pool.rotations;
-  return Int32Array.from(refs, (ref) => pool.labels[Math.floor(ref / r)]! * r + (ref % r));
+  return Int32Array.from(refs, (ref) => pool.classIndex.get(pool.labels[Math.floor(ref / r)]! * r + (ref % r))!);
 }
 
 /** Mean of an image's outermost pixels: the background a distortion fills uncovered corners with. */

@@ -5,25 +5,33 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LossName } from '../model/config.js';
 import { l2NormalizeRows } from '../model/embed.js';
-import { batchHardTripletLoss, contrastiveLoss, euclideanPairLoss, npairLoss, pairDistance } from '../model/losses.js';
+import { batchHardTripletLoss, contrastiveLoss, cosFaceLoss, euclideanPairLoss, npairLoss, pairDistance } from '../model/losses.js';
 import type { BatchPlan } from './batch.js';
 
 export interface LossSettings {
   name: LossName;
   margin: number;
   l2Normalize: boolean;
+  /** Fixed logit scale of the CosFace loss (the N-pair loss learns its own: `Trainable.scale`). */
+  scale?: number;
 }
 
-/** What training updates: the tower's weights and, for the N-pair loss, its learned logit scale. */
+/**
+ * What training updates: the tower's weights, the N-pair loss's learned logit scale, and the CosFace
+ * loss's proxies (one row per training identity). Only the tower is saved as the model.
+ */
 export interface Trainable {
   tower: tf.LayersModel;
   scale?: tf.Variable<tf.Rank.R0>;
+  proxies?: tf.Variable<tf.Rank.R2>;
 }
 
 /** The variables of a trainable, in a fixed order shared by workers and the optimizer. */
 export function trainableVariables(trainable: Trainable): tf.Variable[] {
   const vars = trainable.tower.trainableWeights.map((w) => w.read() as tf.Variable);
-  return trainable.scale ? [...vars, trainable.scale] : vars;
+  if (trainable.scale) vars.push(trainable.scale);
+  if (trainable.proxies) vars.push(trainable.proxies);
+  return vars;
 }
 
 /** The loss of one batch as a scalar tensor (call inside tidy / variableGrads). */
@@ -43,6 +51,9 @@ export function batchLoss(trainable: Trainable, x: tf.Tensor4D, plan: BatchPlan,
     case 'npair':
       if (!trainable.scale) throw new Error('The N-pair loss needs a scale variable');
       return npairLoss(e, trainable.scale);
+    case 'cosface':
+      if (!trainable.proxies || settings.scale === undefined) throw new Error('The CosFace loss needs proxy variables and a scale');
+      return cosFaceLoss(e, trainable.proxies, tf.tensor1d(plan.classes, 'int32'), settings.scale, settings.margin);
   }
 }
 

@@ -101,6 +101,12 @@ function planShards(pool: ClassPool, options: TrainOptions, shards: number, rng:
   );
 }
 
+/** CosFace proxies: one row per training (virtual) identity, as wide as the tower's embedding. */
+function proxyShape(pool: ClassPool, tower: tf.LayersModel): [number, number] {
+  const dim = (tower.outputs[0]!.shape as number[])[1]!;
+  return [pool.classes.length, dim];
+}
+
 /** Copies a saved model's weights into a freshly built tower of the same shape (transfer learning). */
 async function initialiseFrom(tower: tf.LayersModel, dir: string): Promise<string> {
   const source = await loadModel(dir);
@@ -173,9 +179,11 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const trainImages = trainPool.classes.reduce((n, c) => n + trainPool.members.get(c)!.length, 0);
   log(`gallery ${options.data}: ${set.identities.length} identities, ${set.count} images; train ${split.train.length} identities, validation ${split.val.length} (${val.count} images)`);
 
+  const tower = buildTower(options.tower, options.preprocess, options.seed);
   const trainable: Trainable = {
-    tower: buildTower(options.tower, options.preprocess, options.seed),
+    tower,
     scale: options.loss === 'npair' ? tf.variable(tf.scalar(options.scale), true, 'npair_scale') : undefined,
+    proxies: options.loss === 'cosface' ? tf.variable(tf.randomNormal(proxyShape(trainPool, tower), 0, 1, 'float32', options.seed + 13), true, 'cosface_proxies') : undefined,
   };
   let initModelId: string | undefined;
   if (options.initFrom && !resumed) initModelId = await initialiseFrom(trainable.tower, options.initFrom);
@@ -186,14 +194,14 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     tf.dispose(resumed.optimizer.map((w) => w.tensor));
   }
 
-  const lossSettings: LossSettings = { name: options.loss, margin: options.margin, l2Normalize: options.tower.l2Normalize };
+  const lossSettings: LossSettings = { name: options.loss, margin: options.margin, l2Normalize: options.tower.l2Normalize, scale: options.scale };
   const workerCount = options.workers >= 0 ? options.workers : backendInfo.name === 'tensorflow' ? 0 : 2;
   let source: GradientSource;
   if (workerCount > 0) {
     const images = set.data.buffer as SharedArrayBuffer;
     source = await startGradientWorkers(workerCount, {
       backend: backendInfo.name, tower: options.tower, preprocess: options.preprocess, seed: options.seed,
-      withScale: !!trainable.scale, images, shape, rotations: trainPool.rotations, augment: options.augment, loss: lossSettings,
+      withScale: !!trainable.scale, proxyShape: trainable.proxies?.shape, images, shape, rotations: trainPool.rotations, augment: options.augment, loss: lossSettings,
     });
     log(`training on ${workerCount} worker threads (${backendInfo.name})`);
   } else {
@@ -237,7 +245,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { l2Normalize: options.tower.l2Normalize, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
     const distances = pairDistances(vectors, dim, val.labels, createRng(options.seed + 11), 200_000);
-    const valLoss = tf.tidy(() => batchLoss(trainable, tf.tensor4d(valPixels, [valPlan.refs.length, ...shape]), valPlan, lossSettings).dataSync()[0]!);
+    // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
+    const valLoss = options.loss === 'cosface' ? NaN : tf.tidy(() => batchLoss(trainable, tf.tensor4d(valPixels, [valPlan.refs.length, ...shape]), valPlan, lossSettings).dataSync()[0]!);
     return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, vectors, dim };
   };
 
@@ -336,7 +345,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     inputShape: [...shape],
     embeddingSize: final.dim,
     metric: 'l2',
-    loss: { name: options.loss, margin: options.margin, ...(trainable.scale ? { scale: trainable.scale.dataSync()[0]! } : {}) },
+    loss: {
+      name: options.loss, margin: options.margin,
+      ...(trainable.scale ? { scale: trainable.scale.dataSync()[0]! } : trainable.proxies ? { scale: options.scale, proxies: trainable.proxies.shape[0] } : {}),
+    },
     thresholds: {
       eer: { threshold: calibration.eer.threshold, far: calibration.eer.far, tar: calibration.eer.tar },
       atFar: calibration.atFar.map((p) => ({ targetFar: p.targetFar, threshold: p.threshold, far: p.far, tar: p.tar })),
@@ -365,6 +377,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   });
   trainable.tower.dispose();
   trainable.scale?.dispose();
+  trainable.proxies?.dispose();
   optimizer.dispose();
   return { outcome, card, history, backend: backendInfo.name, checkpointDir };
 }

@@ -18,13 +18,16 @@ export interface TrainOptions {
   preprocess: PreprocessConfig;
   tower: TowerConfig;
   loss: LossName;
-  /** Margin of the contrastive, Euclidean and triplet losses (distance units of L2-normalised embeddings: 0..2). */
+  /**
+   * Margin of the contrastive, Euclidean and triplet losses (distance units of L2-normalised embeddings: 0..2),
+   * or the cosine margin of the CosFace loss (see `COSFACE_DEFAULTS`).
+   */
   margin: number;
-  /** Initial logit scale of the N-pair loss (learned). */
+  /** Logit scale: the N-pair loss's initial one (then learned), or the CosFace loss's fixed one. */
   scale: number;
-  /** Images per training step: pairs x 2 for pair losses, P x K for triplet, P x 2 for npair. */
+  /** Images per training step: pairs x 2 for pair losses, P x K for triplet and CosFace, P x 2 for npair. */
   batchImages: number;
-  /** K of the P x K batches used by the triplet loss. */
+  /** K of the P x K batches used by the triplet and CosFace losses. */
   samplesPerIdentity: number;
   epochs: number;
   /** Steps in one epoch; 0 = enough steps to show every training image once on average. */
@@ -99,6 +102,14 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   maxValImages: 4000,
   resume: false,
 };
+
+/**
+ * Margin and scale the CLI uses for `--loss cosface` when not given: a cosine margin of 0.2 and a
+ * scale of 16. CosFace's 0.35 and 64 are for thousands of identities and 512-d embeddings; with tens
+ * of identities a scale near 16 already lets the softmax reach a confident answer (NormFace's bound,
+ * Wang et al. 2017), and a larger margin leaves few identities able to satisfy it.
+ */
+export const COSFACE_DEFAULTS = { margin: 0.2, scale: 16 } as const;
 
 /** Learning rate at a point of the run, `progress` in [0, 1]: cosine decay from `lr` to `lr * final`. */
 export function learningRateAt(options: Pick<TrainOptions, 'learningRate' | 'finalLearningRateFraction'>, progress: number): number {

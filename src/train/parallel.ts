@@ -16,6 +16,8 @@ export interface WorkerInit {
   preprocess: PreprocessConfig;
   seed: number;
   withScale: boolean;
+  /** Shape of the CosFace proxies, when training with that loss. */
+  proxyShape?: [number, number];
   /** Training images, NHWC float32, in a SharedArrayBuffer (one copy for all workers). */
   images: SharedArrayBuffer;
   shape: [number, number, number];
@@ -43,7 +45,7 @@ export interface GradientSource {
 }
 
 /** Single-threaded: the main thread computes the gradients itself. */
-export function inlineGradients(init: Omit<WorkerInit, 'images' | 'backend' | 'tower' | 'preprocess' | 'seed' | 'withScale'> & { images: Float32Array }): GradientSource {
+export function inlineGradients(init: Omit<WorkerInit, 'images' | 'backend' | 'tower' | 'preprocess' | 'seed' | 'withScale' | 'proxyShape'> & { images: Float32Array }): GradientSource {
   return {
     shards: 1,
     async compute(trainable, plans) {
