@@ -50,9 +50,12 @@ describe('train (contrastive, main thread)', () => {
   const tensorCounts: number[] = [];
   let out: string;
 
+  const logged: string[] = [];
+
   beforeAll(async () => {
     out = path.join(dir, 'model-contrastive');
     await train(options(out), {
+      log: (line) => logged.push(line),
       onStep: (e) => {
         steps.push(e);
         tensorCounts.push(tf.memory().numTensors);
@@ -64,6 +67,10 @@ describe('train (contrastive, main thread)', () => {
     const first = steps.slice(0, 6).reduce((a, s) => a + s.loss, 0) / 6;
     const last = steps.slice(-6).reduce((a, s) => a + s.loss, 0) / 6;
     expect(last).toBeLessThan(first * 0.8);
+  });
+
+  it('warns that 3 held-out identities make a weak threshold calibration', () => {
+    expect(logged.some((l) => /warning: the match threshold will be calibrated on 3 held-out identities/.test(l))).toBe(true);
   });
 
   it('keeps the number of live tensors constant across steps', () => {

@@ -94,6 +94,9 @@ function subsetByIdentity(set: ImageSet, identities: number[], cap: number): { d
 }
 
 /** Splits one batch's image budget into per-shard plans. */
+/** Below this many validation identities the calibrated threshold is a guess (see the warning in `train`). */
+export const MIN_CALIBRATION_IDENTITIES = 5;
+
 function planShards(pool: ClassPool, options: TrainOptions, shards: number, rng: ReturnType<typeof createRng>): BatchPlan[] {
   const perShard = Math.max(4, Math.floor(options.batchImages / shards));
   return Array.from({ length: shards }, () =>
@@ -178,6 +181,12 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const valPool = buildClassPool(val.labels, set.identities, split.val, false);
   const trainImages = trainPool.classes.reduce((n, c) => n + trainPool.members.get(c)!.length, 0);
   log(`gallery ${options.data}: ${set.identities.length} identities, ${set.count} images; train ${split.train.length} identities, validation ${split.val.length} (${val.count} images)`);
+  if (split.val.length < MIN_CALIBRATION_IDENTITIES) {
+    log(
+      `warning: the match threshold will be calibrated on ${split.val.length} held-out identities; its measured FAR / TAR may not hold for other people ` +
+        `(AT&T faces with 2: FAR at the threshold 0.8%-32% across folds, docs/results.md). Hold out at least ${MIN_CALIBRATION_IDENTITIES} with --val-fraction if the threshold matters.`,
+    );
+  }
 
   const tower = buildTower(options.tower, options.preprocess, options.seed);
   const trainable: Trainable = {
