@@ -107,7 +107,9 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
  * Margin and scale the CLI uses for `--loss cosface` when not given: a cosine margin of 0.2 and a
  * scale of 16. CosFace's 0.35 and 64 are for thousands of identities and 512-d embeddings; with tens
  * of identities a scale near 16 already lets the softmax reach a confident answer (NormFace's bound,
- * Wang et al. 2017), and a larger margin leaves few identities able to satisfy it.
+ * Wang et al. 2017). Measured on AT&T faces (3 folds of s1-s30, docs/results.md): with a 32-filter
+ * tower 0.2 / 16 gave a mean EER of 6.0% against 8.4% for 0.35 / 30; with 16 filters 0.35 / 30 was
+ * better (8.9% against 10.3%).
  */
 export const COSFACE_DEFAULTS = { margin: 0.2, scale: 16 } as const;
 
