@@ -106,10 +106,13 @@ describe('train (contrastive, main thread)', () => {
 describe('train (data-parallel over 2 worker threads)', () => {
   it('trains with the N-pair loss and lowers the loss', async () => {
     const losses: number[] = [];
+    const before = tf.memory().numTensors;
     const result = await train(options(path.join(dir, 'model-npair'), { loss: 'npair', workers: 2, epochs: 2, stepsPerEpoch: 10 }), {
       onStep: (e) => losses.push(e.loss),
     });
     expect(result.outcome).toBe('completed');
+    // The learned scale and its initial value are gone with the run.
+    expect(tf.memory().numTensors).toBe(before);
     expect(losses.slice(-4).reduce((a, b) => a + b) / 4).toBeLessThan(losses.slice(0, 4).reduce((a, b) => a + b) / 4);
     expect(result.card!.training.workers).toBe(2);
   }, 300_000);
@@ -119,6 +122,7 @@ describe('train (CosFace: the tower plus one proxy per training identity)', () =
   it('lowers the loss over 2 worker threads, leaks no tensors, and saves only the tower', async () => {
     const losses: number[] = [];
     const tensorCounts: number[] = [];
+    const before = tf.memory().numTensors;
     const result = await train(options(path.join(dir, 'model-cosface'), { loss: 'cosface', margin: 0.2, scale: 16, workers: 2, epochs: 2, stepsPerEpoch: 10 }), {
       onStep: (e) => {
         losses.push(e.loss);
@@ -128,6 +132,8 @@ describe('train (CosFace: the tower plus one proxy per training identity)', () =
     expect(result.outcome).toBe('completed');
     expect(losses.slice(-4).reduce((a, b) => a + b) / 4).toBeLessThan(losses.slice(0, 4).reduce((a, b) => a + b) / 4);
     expect(new Set(tensorCounts.slice(1)).size).toBe(1);
+    // Tower, proxies, optimizer slots and the variables' initial values are all gone afterwards.
+    expect(tf.memory().numTensors).toBe(before);
     // 7 training digits -> 7 proxies, recorded in the card; the saved model is the tower alone.
     expect(result.card!.loss).toMatchObject({ name: 'cosface', margin: 0.2, scale: 16, proxies: 7 });
     const { tower } = await loadModel(path.join(dir, 'model-cosface'));

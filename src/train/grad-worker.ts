@@ -19,9 +19,9 @@ async function main(): Promise<void> {
   await initBackend({ preference: init.backend, log: () => {} });
   const trainable: Trainable = {
     tower: buildTower(init.tower, init.preprocess, init.seed),
-    scale: init.withScale ? tf.variable(tf.scalar(1), true, 'npair_scale') : undefined,
+    scale: init.withScale ? tf.tidy(() => tf.variable(tf.scalar(1), true, 'npair_scale')) : undefined,
     // Values arrive with every step's weights; only the shape matters here.
-    proxies: init.proxyShape ? tf.variable(tf.zeros(init.proxyShape), true, 'cosface_proxies') : undefined,
+    proxies: init.proxyShape ? tf.tidy(() => tf.variable(tf.zeros(init.proxyShape!), true, 'cosface_proxies')) : undefined,
   };
   const images = new Float32Array(init.images);
   port.on('message', (request: WorkerRequest) => {

@@ -93,10 +93,10 @@ function subsetByIdentity(set: ImageSet, identities: number[], cap: number): { d
   return { data, labels: Int32Array.from(picked, (i) => set.labels[i]!), count: picked.length };
 }
 
-/** Splits one batch's image budget into per-shard plans. */
 /** Below this many validation identities the calibrated threshold is a guess (see the warning in `train`). */
 export const MIN_CALIBRATION_IDENTITIES = 5;
 
+/** Splits one batch's image budget into per-shard plans. */
 function planShards(pool: ClassPool, options: TrainOptions, shards: number, rng: ReturnType<typeof createRng>): BatchPlan[] {
   const perShard = Math.max(4, Math.floor(options.batchImages / shards));
   return Array.from({ length: shards }, () =>
@@ -191,8 +191,12 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const tower = buildTower(options.tower, options.preprocess, options.seed);
   const trainable: Trainable = {
     tower,
-    scale: options.loss === 'npair' ? tf.variable(tf.scalar(options.scale), true, 'npair_scale') : undefined,
-    proxies: options.loss === 'cosface' ? tf.variable(tf.randomNormal(proxyShape(trainPool, tower), 0, 1, 'float32', options.seed + 13), true, 'cosface_proxies') : undefined,
+    // tidy disposes the initial values; each variable keeps its own reference to the data.
+    scale: options.loss === 'npair' ? tf.tidy(() => tf.variable(tf.scalar(options.scale), true, 'npair_scale')) : undefined,
+    proxies:
+      options.loss === 'cosface'
+        ? tf.tidy(() => tf.variable(tf.randomNormal(proxyShape(trainPool, tower), 0, 1, 'float32', options.seed + 13), true, 'cosface_proxies'))
+        : undefined,
   };
   let initModelId: string | undefined;
   if (options.initFrom && !resumed) initModelId = await initialiseFrom(trainable.tower, options.initFrom);
