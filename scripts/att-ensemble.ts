@@ -11,12 +11,10 @@
 import { Command } from 'commander';
 import { loadImages, readGallery } from '../src/data/gallery.js';
 import { selectIdentities } from '../src/data/select.js';
-import { createRng } from '../src/data/rng.js';
 import { initBackend } from '../src/model/backend.js';
 import { embedImageSetAsync } from '../src/model/embed.js';
 import { loadModel } from '../src/model/io.js';
-import { auc, equalErrorRate, rocCurve } from '../src/train/metrics.js';
-import { pairDistances, scoreEmbeddings } from '../src/train/validate.js';
+import { scoreVerification } from '../src/eval/verify.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 
 /**
@@ -68,10 +66,8 @@ export async function evaluateEnsemble(modelDirs: string[], dataDir: string, inc
   }
   if (!labels) throw new Error('att-ensemble: give at least one model');
   const { vectors, dim } = concatUnitEmbeddings(parts, count);
-  const distances = pairDistances(vectors, dim, labels, createRng(1), 500_000);
-  const scores = scoreEmbeddings(vectors, dim, labels, distances);
-  const roc = rocCurve(distances.same, distances.different);
-  return { models: modelDirs, identities: gallery.identities.length, images: count, eer: equalErrorRate(roc).eer, auc: auc(roc), rank1: scores.rank1, mapAtR: scores.mapAtR };
+  const { scores } = scoreVerification(vectors, dim, labels);
+  return { models: modelDirs, identities: gallery.identities.length, images: count, eer: scores.eer, auc: scores.auc, rank1: scores.rank1, mapAtR: scores.mapAtR };
 }
 
 async function main(argv: string[]): Promise<void> {

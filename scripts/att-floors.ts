@@ -10,10 +10,9 @@
 import { Command } from 'commander';
 import { loadImages, readGallery, type ImageSet } from '../src/data/gallery.js';
 import { selectIdentities } from '../src/data/select.js';
-import { createRng } from '../src/data/rng.js';
 import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/model/config.js';
 import { l2NormalizeVector } from '../src/model/embed.js';
-import { pairDistances, scoreEmbeddings } from '../src/train/validate.js';
+import { scoreVerification } from '../src/eval/verify.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 
 /** Principal axes of row-major `n x dim` data: the mean and the top `k` unit axes (row-major `k x dim`) with their variances. */
@@ -129,10 +128,10 @@ function l2NormalizeRows(vectors: Float32Array, n: number, dim: number): Float32
   return out;
 }
 
-/** EER and retrieval scores of vectors, with the same pairs as `npm run eval -- verify` (seed 1). */
+/** EER and retrieval scores of vectors, scored as `npm run eval -- verify` scores a network. */
 function score(vectors: Float32Array, dim: number, set: ImageSet): { eer: number; auc: number; rank1: number; mapAtR: number } {
-  const s = scoreEmbeddings(vectors, dim, set.labels, pairDistances(vectors, dim, set.labels, createRng(1), 500_000));
-  return { eer: s.eer, auc: s.auc, rank1: s.rank1, mapAtR: s.mapAtR };
+  const { scores } = scoreVerification(vectors, dim, set.labels);
+  return { eer: scores.eer, auc: scores.auc, rank1: scores.rank1, mapAtR: scores.mapAtR };
 }
 
 export interface FloorRow {

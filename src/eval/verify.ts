@@ -10,7 +10,7 @@ import { selectIdentities } from '../data/select.js';
 import { IDENTITY_AFFINE } from '../data/augment.js';
 import { embedWithViews, mirrorShiftViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
-import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold } from '../train/metrics.js';
+import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type Roc } from '../train/metrics.js';
 import { pairDistances } from '../train/validate.js';
 
 export interface VerifyResult {
@@ -41,34 +41,57 @@ export interface VerifyOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What `scoreVerification` reports: every `VerifyResult` score that needs no model card. */
+export type VerificationScores = Omit<VerifyResult, 'identities' | 'images' | 'atModelThreshold'>;
+
+/**
+ * The verification and retrieval scores of embeddings already computed, with the pairs and metrics of
+ * `evaluateVerification` (so a baseline or an ensemble scored here is comparable with `npm run eval -- verify`).
+ * Pure. Also returns the ROC, to read rates at other thresholds.
+ *
+ * @example
+ * const { scores } = scoreVerification(vectors, 32, set.labels); // scores.eer, scores.rank1, ...
+ */
+export function scoreVerification(
+  vectors: Float32Array,
+  dim: number,
+  labels: Int32Array,
+  options: Pick<VerifyOptions, 'fars' | 'maxNegatives' | 'seed'> = {},
+): { scores: VerificationScores; roc: Roc } {
+  const fars = options.fars ?? [1e-2, 1e-3];
+  const distances = pairDistances(vectors, dim, labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
+  const roc = rocCurve(distances.same, distances.different);
+  const retrieval = retrievalMetrics(vectors, dim, labels, 'l2');
+  const scores: VerificationScores = {
+    pairs: { same: distances.same.length, different: distances.different.length },
+    auc: auc(roc),
+    eer: equalErrorRate(roc).eer,
+    tarAtFar: Object.fromEntries(fars.map((far) => [String(far), thresholdAtFar(roc, far).tar])),
+    rank1: retrieval.rank1,
+    precisionAt1: retrieval.precisionAt1,
+    rPrecision: retrieval.rPrecision,
+    mapAtR: retrieval.mapAtR,
+  };
+  return { scores, roc };
+}
+
 /**
  * @example
  * const result = await evaluateVerification(tower, card, '../shared/datasets/att-faces-test');
  * result.eer; // 0.02 = 2%
  */
 export async function evaluateVerification(tower: tf.LayersModel, card: ModelCard, dataDir: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const fars = options.fars ?? [1e-2, 1e-3];
   const gallery = selectIdentities(await readGallery(dataDir), { include: options.include, exclude: options.exclude });
   const set = await loadImages(gallery, card.preprocess, { onProgress: options.onProgress });
   const [h, w] = set.shape;
   const views = options.tta === 'mirror' ? mirrorShiftViews(w, h) : options.tta === 'shift' ? shiftViews(w, h) : [IDENTITY_AFFINE];
   const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower.l2Normalize, views);
-  const dim = card.embeddingSize;
-  const distances = pairDistances(vectors, dim, set.labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
-  const roc = rocCurve(distances.same, distances.different);
-  const retrieval = retrievalMetrics(vectors, dim, set.labels, 'l2');
+  const { scores, roc } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
   const atModel = ratesAtThreshold(roc, card.thresholds.default);
   return {
     identities: set.identities.length,
     images: set.count,
-    pairs: { same: distances.same.length, different: distances.different.length },
-    auc: auc(roc),
-    eer: equalErrorRate(roc).eer,
-    tarAtFar: Object.fromEntries(fars.map((far) => [String(far), thresholdAtFar(roc, far).tar])),
+    ...scores,
     atModelThreshold: { threshold: card.thresholds.default, far: atModel.far, tar: atModel.tar },
-    rank1: retrieval.rank1,
-    precisionAt1: retrieval.precisionAt1,
-    rPrecision: retrieval.rPrecision,
-    mapAtR: retrieval.mapAtR,
   };
 }
