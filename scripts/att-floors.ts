@@ -10,7 +10,8 @@
 import { Command } from 'commander';
 import { loadImages, readGallery, type ImageSet } from '../src/data/gallery.js';
 import { selectIdentities } from '../src/data/select.js';
-import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../src/model/config.js';
+import { DEFAULT_PREPROCESS, type CropRegion, type PreprocessConfig } from '../src/model/config.js';
+import { parseCrop, parseNumberList, parseSize } from '../src/cli/common.js';
 import { l2NormalizeVector } from '../src/model/embed.js';
 import { scoreVerification } from '../src/eval/verify.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
@@ -164,27 +165,20 @@ async function main(argv: string[]): Promise<void> {
     .requiredOption('--data <dir>', 'gallery root')
     .requiredOption('--train <regex>', 'identities PCA is fitted on')
     .requiredOption('--test <regex>', 'identities scored')
-    .option('--input-size <WxH>', 'input size', '32')
+    .option('--input-size <WxH>', 'input size: 32 or WIDTHxHEIGHT', parseSize, [32, 32] as [number, number])
     .option('--standardize', 'per-image standardisation (as --standardize in training)', false)
-    .option('--crop <l,t,w,h>', 'crop before resizing, fractions (as --crop in training)')
-    .option('--components <list>', 'PCA sizes', '16,32,64,128')
+    .option('--crop <l,t,w,h>', 'crop before resizing, fractions (as --crop in training)', parseCrop)
+    .option('--components <list>', 'PCA sizes', parseNumberList, [16, 32, 64, 128])
     .option('--json <file>', 'write the rows as JSON')
     .parse(argv, { from: 'user' })
-    .opts<{ data: string; train: string; test: string; inputSize: string; standardize: boolean; crop?: string; components: string; json?: string }>();
-  const [w, h] = f.inputSize.includes('x') ? f.inputSize.split('x').map(Number) : [Number(f.inputSize), Number(f.inputSize)];
-  const crop = f.crop?.split(',').map(Number);
-  const pre: PreprocessConfig = {
-    ...DEFAULT_PREPROCESS,
-    width: w!,
-    height: h!,
-    standardize: f.standardize,
-    ...(crop ? { crop: { left: crop[0]!, top: crop[1]!, width: crop[2]!, height: crop[3]! } } : {}),
-  };
+    .opts<{ data: string; train: string; test: string; inputSize: [number, number]; standardize: boolean; crop?: CropRegion; components: number[]; json?: string }>();
+  const [w, h] = f.inputSize;
+  const pre: PreprocessConfig = { ...DEFAULT_PREPROCESS, width: w, height: h, standardize: f.standardize, ...(f.crop ? { crop: f.crop } : {}) };
   const gallery = await readGallery(f.data);
   const train = await loadImages(selectIdentities(gallery, { include: new RegExp(f.train) }), pre);
   const test = await loadImages(selectIdentities(gallery, { include: new RegExp(f.test) }), pre);
-  const rows = floors(train, test, f.components.split(',').map(Number));
-  console.log(`${train.count} training images, ${test.count} test images, ${w}x${h}${f.standardize ? ', standardised' : ''}${f.crop ? `, crop ${f.crop}` : ''}`);
+  const rows = floors(train, test, f.components);
+  console.log(`${train.count} training images, ${test.count} test images, ${w}x${h}${f.standardize ? ', standardised' : ''}${f.crop ? `, crop ${JSON.stringify(f.crop)}` : ''}`);
   for (const r of rows) {
     console.log(`${r.method.padEnd(34)} EER ${(r.eer * 100).toFixed(1)}%  rank-1 ${(r.rank1 * 100).toFixed(0)}%  AUC ${r.auc.toFixed(3)}  MAP@R ${r.mapAtR.toFixed(3)}`);
   }

@@ -1,6 +1,7 @@
 /** Small helpers shared by the command-line entry points: option parsers and progress bars. */
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
+import { checkCropRegion, type CropRegion } from '../model/config.js';
 
 export function parseNumber(value: string): number {
   const n = Number(value);
@@ -50,9 +51,36 @@ export function parseSize(value: string): [number, number] {
   return [w, h];
 }
 
+/** A fraction 0 or more (no upper bound). */
+export function parseNonNegative(value: string): number {
+  const n = parseNumber(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
+  return n;
+}
+
+/** "0.1, 0.2,0.3" → [0.1, 0.2, 0.3]; every item must be a number. */
+export function parseNumberList(value: string): number[] {
+  return value.split(',').map((s) => parseNumber(s.trim()));
+}
+
+/** "0.1,0.15,0.8,0.75" → a crop region in fractions, inside the image (the preprocessing's own check). */
+export function parseCrop(value: string): CropRegion {
+  const invalid = new InvalidArgumentError(`"${value}" must be LEFT,TOP,WIDTH,HEIGHT fractions inside the image (left + width <= 1, top + height <= 1)`);
+  const parts = parseNumberList(value);
+  if (parts.length !== 4) throw invalid;
+  const [left, top, width, height] = parts as [number, number, number, number];
+  const crop = { left, top, width, height };
+  try {
+    checkCropRegion(crop);
+  } catch {
+    throw invalid;
+  }
+  return crop;
+}
+
 /** "1e-3,1e-2" → [0.001, 0.01]. */
 export function parseFarList(value: string): number[] {
-  const fars = value.split(',').map((s) => parseNumber(s.trim()));
+  const fars = parseNumberList(value);
   if (!fars.length || fars.some((f) => f <= 0 || f >= 1)) throw new InvalidArgumentError(`"${value}" must be FARs in (0, 1), comma-separated`);
   return fars;
 }

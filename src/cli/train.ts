@@ -8,7 +8,7 @@ import { parseBackendPreference } from '../model/backend.js';
 import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges, type PhotometricRanges } from '../data/augment.js';
 import { COSFACE_DEFAULTS, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
-import { parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, parseUnitInterval, progressBar, say } from './common.js';
+import { parseCrop, parseFarList, parseFraction, parseInteger, parseNonNegative, parseNumber, parseNumberList, parsePositiveInteger, parseSize, parseUnitInterval, progressBar, say } from './common.js';
 
 const d = DEFAULT_TRAIN_OPTIONS;
 
@@ -66,36 +66,20 @@ export function trainCommand(): Command {
     .option('--resume', 'continue from <out>/checkpoint', false);
 }
 
-function parseNonNegative(value: string): number {
-  const n = parseNumber(value);
-  if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
-  return n;
-}
-
 /** "0.85,1.2" → [0.85, 1.2]: a positive, increasing range. */
 function parseRange(value: string): [number, number] {
-  const parts = value.split(',').map((s) => parseNumber(s.trim()));
+  const parts = parseNumberList(value);
   if (parts.length !== 2 || !(parts[0]! > 0) || parts[0]! > parts[1]!) throw new InvalidArgumentError(`"${value}" must be MIN,MAX with 0 < MIN <= MAX`);
   return [parts[0]!, parts[1]!];
 }
 
 /** "0.1,0.2,0.3[,0.4]" → brightness, contrast, gamma (and side-shading) ranges; contrast below 1 so the factor stays positive. */
 function parsePhotometric(value: string): PhotometricRanges {
-  const parts = value.split(',').map((s) => parseNumber(s.trim()));
+  const parts = parseNumberList(value);
   if ((parts.length !== 3 && parts.length !== 4) || parts.some((x) => x < 0) || parts[1]! >= 1) {
     throw new InvalidArgumentError(`"${value}" must be BRIGHTNESS,CONTRAST,GAMMA[,SHADING], each 0 or more, contrast below 1`);
   }
   return { brightness: parts[0]!, contrast: parts[1]!, gamma: parts[2]!, ...(parts[3] ? { shading: parts[3] } : {}) };
-}
-
-/** "0.1,0.15,0.8,0.75" → a crop region in fractions (checked again by the preprocessing). */
-function parseCrop(value: string): CropRegion {
-  const parts = value.split(',').map((s) => parseNumber(s.trim()));
-  const [left, top, width, height] = parts as [number, number, number, number];
-  if (parts.length !== 4 || left < 0 || top < 0 || !(width > 0) || !(height > 0) || left + width > 1 || top + height > 1) {
-    throw new InvalidArgumentError(`"${value}" must be LEFT,TOP,WIDTH,HEIGHT fractions inside the image (left + width <= 1, top + height <= 1)`);
-  }
-  return { left, top, width, height };
 }
 
 /** Overrides of the preset's affine ranges (`--aug-rotation` etc.). */

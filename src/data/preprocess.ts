@@ -15,7 +15,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import type { CropRegion, PreprocessConfig } from '../model/config.js';
+import { checkCropRegion, type CropRegion, type PreprocessConfig } from '../model/config.js';
 import { decodePngAtInputSize } from './png-at-size.js';
 
 /** Default cap on decoded pixels (width x height) of an input image: guards against decompression bombs. */
@@ -87,13 +87,7 @@ export function checkPreprocessConfig(pre: PreprocessConfig): void {
   if (!(pre.std > 0) || !Number.isFinite(pre.mean)) {
     throw new RangeError(`preprocess: need a finite mean and std > 0, got mean ${pre.mean}, std ${pre.std}`);
   }
-  if (pre.crop) {
-    const { left, top, width, height } = pre.crop;
-    const eps = 1e-9;
-    if (!(left >= 0 && top >= 0 && width > 0 && height > 0 && left + width <= 1 + eps && top + height <= 1 + eps)) {
-      throw new RangeError(`preprocess: crop must lie inside the image (fractions, left + width <= 1, top + height <= 1), got ${JSON.stringify(pre.crop)}`);
-    }
-  }
+  if (pre.crop) checkCropRegion(pre.crop);
 }
 
 /** A crop in fractions → whole pixels of a width x height image (at least 1 x 1, never past the edges). */

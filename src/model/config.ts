@@ -34,6 +34,21 @@ export interface CropRegion {
   height: number;
 }
 
+/**
+ * Throws a RangeError unless `crop` lies inside the image (a tolerance of 1e-9 lets sums such as
+ * 0.7 + 0.3 that round past 1 through).
+ *
+ * @example
+ * checkCropRegion({ left: 0.1, top: 0.15, width: 0.8, height: 0.75 }); // fine
+ */
+export function checkCropRegion(crop: CropRegion): void {
+  const { left, top, width, height } = crop;
+  const eps = 1e-9;
+  if (!(left >= 0 && top >= 0 && width > 0 && height > 0 && left + width <= 1 + eps && top + height <= 1 + eps)) {
+    throw new RangeError(`preprocess: crop must lie inside the image (fractions, left + width <= 1, top + height <= 1), got ${JSON.stringify(crop)}`);
+  }
+}
+
 export type TowerArch =
   /** Four conv3x3-ReLU-maxpool blocks and a dense projection: fast on CPU at 28x28 (the default). */
   | 'conv4'
