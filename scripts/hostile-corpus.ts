@@ -93,22 +93,21 @@ function pngChunk(type: string, data: Uint8Array): Buffer {
  * compressed data: decoding it for real would need width*height bytes.
  */
 export function pngHeaderBomb(width: number, height: number): Uint8Array {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // bit depth 8, greyscale, deflate, adaptive filter, no interlace
-  const rows = deflateSync(Buffer.alloc((width + 1) * 4));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', rows), pngChunk('IEND', new Uint8Array(0))]);
+  return greyPng(width, height, deflateSync(Buffer.alloc((width + 1) * 4)));
 }
 
 /** A greyscale PNG of width x height whose IDAT inflates to `inflatedBytes` zeros (far more than the rows need). */
 export function pngIdatBomb(width: number, height: number, inflatedBytes: number): Uint8Array {
+  return greyPng(width, height, deflateSync(Buffer.alloc(inflatedBytes), { level: 9 }));
+}
+
+/** An 8-bit greyscale PNG whose header says width x height, with `idat` as its (compressed) pixel data. */
+function greyPng(width: number, height: number, idat: Uint8Array): Uint8Array {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8);
-  const rows = deflateSync(Buffer.alloc(inflatedBytes), { level: 9 });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', rows), pngChunk('IEND', new Uint8Array(0))]);
+  ihdr.set([8, 0, 0, 0, 0], 8); // bit depth 8, greyscale, deflate, adaptive filter, no interlace
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
 }
 
 /** A real JPEG with its SOF dimensions rewritten to width x height. */

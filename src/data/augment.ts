@@ -102,6 +102,17 @@ export function randomPhotometric(rng: Rng, ranges: PhotometricRanges): Photomet
   };
 }
 
+/** Smallest and largest value of an image: the scale the lighting changes work relative to. */
+function valueRange(src: Float32Array): { lo: number; hi: number } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of src) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return { lo, hi };
+}
+
 /**
  * Adds side lighting to an HWC float image: a linear ramp along `angle` (0 = brighter to the right, y down)
  * whose two ends differ by `strength` times the image's value range, zero at the centre.
@@ -111,12 +122,7 @@ export function randomPhotometric(rng: Rng, ranges: PhotometricRanges): Photomet
  */
 export function addShading(src: Float32Array, width: number, height: number, channels: number, shading: { strength: number; angle: number }): Float32Array {
   checkImage(src, width, height, channels);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of src) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  const { lo, hi } = valueRange(src);
   const amount = shading.strength * (hi > lo ? hi - lo : 0);
   const cos = Math.cos(shading.angle);
   const sin = Math.sin(shading.angle);
@@ -141,12 +147,7 @@ export function addShading(src: Float32Array, width: number, height: number, cha
  * adjustPhotometric(image, { brightness: 0, contrast: 1.2, gamma: 1 }); // 20% more contrast
  */
 export function adjustPhotometric(src: Float32Array, p: Photometric): Float32Array {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of src) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  const { lo, hi } = valueRange(src);
   const range = hi - lo;
   // A flat image has no range to scale an offset by: nothing to change.
   if (!(range > 1e-12)) return src.slice();
