@@ -272,8 +272,11 @@ function breakdown(route: BenchRoute, before: Map<string, number>, after: Map<st
   };
 }
 
+/** One autocannon request per query. */
+type BenchRequest = { method: 'POST'; path: string; headers: Record<string, string>; body: Buffer };
+
 /** A request body per query: the raw image for /v1/search, a two-part form (this image and the next) for /v1/verify. */
-async function requestsFor(route: BenchRoute, queries: Buffer[]): Promise<{ method: 'POST'; path: string; headers: Record<string, string>; body: Buffer }[]> {
+async function requestsFor(route: BenchRoute, queries: Buffer[]): Promise<BenchRequest[]> {
   if (route === 'search') return queries.map((body) => ({ method: 'POST', path: '/v1/search', headers: searchHeaders, body }));
   return Promise.all(
     queries.map(async (a, i) => {
@@ -286,8 +289,7 @@ async function requestsFor(route: BenchRoute, queries: Buffer[]): Promise<{ meth
   );
 }
 
-async function load(url: string, route: BenchRoute, query: QueryKind, connections: number, seconds: number, queries: Buffer[]): Promise<LoadRun> {
-  const requests = await requestsFor(route, queries);
+async function load(url: string, route: BenchRoute, query: QueryKind, connections: number, seconds: number, requests: BenchRequest[]): Promise<LoadRun> {
   const before = await scrape(url);
   const r = await autocannon({ url, connections, duration: seconds, timeout: 30, requests });
   const after = await scrape(url);
@@ -392,10 +394,10 @@ export async function runApiBench(o: ApiBenchOptions): Promise<ApiBenchResult> {
       const runs: LoadRun[] = [];
       for (const route of o.routes ?? BENCH_ROUTES) {
         for (const kind of o.queries ?? QUERY_KINDS) {
-          const bodies = queries[kind];
-          await autocannon({ url: running.url, connections: 4, duration: Math.min(2, o.duration), requests: await requestsFor(route, bodies) });
+          const requests = await requestsFor(route, queries[kind]);
+          await autocannon({ url: running.url, connections: 4, duration: Math.min(2, o.duration), requests });
           for (const connections of o.connections) {
-            const run = await load(running.url, route, kind, connections, o.duration, bodies);
+            const run = await load(running.url, route, kind, connections, o.duration, requests);
             runs.push(run);
             log(`workers ${workers}, /v1/${route}, ${kind}, ${connections} connections: ${run.rps} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, errors ${run.errors}, non-2xx ${run.non2xx}`);
           }
