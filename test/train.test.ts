@@ -3,7 +3,7 @@
  * held-out identities end with positive pairs closer than negative ones, the model directory is
  * complete and reloadable, and training leaks no tensors.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { loadModel } from '../src/model/io.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/train/options.js';
 import { train, type StepEvent } from '../src/train/loop.js';
 import { evaluateVerification } from '../src/eval/verify.js';
+import { evalCommand } from '../src/cli/eval.js';
 
 let dir: string;
 let gallery: string;
@@ -100,6 +101,27 @@ describe('train (contrastive, main thread)', () => {
     await evaluateVerification(tower, card, gallery, { include: /^[789]$/ });
     expect(tf.memory().numTensors).toBe(before);
     tower.dispose();
+  });
+
+  it('eval verify writes the EER with its identity-bootstrap interval to the JSON and the report', async () => {
+    const json = path.join(dir, 'verify.json');
+    const report = path.join(dir, 'verify.md');
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await evalCommand().parseAsync(['verify', '--model', out, '--data', gallery, '--include-identities', '^[6789]$', '--bootstrap', '200', '--json', json, '--report', report], { from: 'user' });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const result = JSON.parse(await readFile(json, 'utf8')) as { eer: number; eerInterval: { low: number; high: number; level: number; resamples: number } };
+    expect(result.eerInterval.level).toBe(0.95);
+    // Panels that drew one person 4 times (odds 4^-3 each) have no EER and are skipped.
+    expect(result.eerInterval.resamples).toBeGreaterThan(180);
+    expect(result.eerInterval.resamples).toBeLessThanOrEqual(200);
+    expect(result.eerInterval.low).toBeLessThanOrEqual(result.eer);
+    expect(result.eerInterval.high).toBeGreaterThanOrEqual(result.eer);
+    expect(await readFile(report, 'utf8')).toMatch(/EER of other panels of 4 people \(identity bootstrap, 95%\)/);
   });
 });
 

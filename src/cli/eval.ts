@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { evaluateOneShot } from '../eval/omniglot.js';
 import { evaluateVerification } from '../eval/verify.js';
 import { oneShotReport, verifyReport } from '../eval/report.js';
-import { parseFarList, say } from './common.js';
+import { parseFarList, parseNonNegativeInteger, say } from './common.js';
 
 async function writeOutputs(result: unknown, report: string, flags: { json?: string; report?: string }): Promise<void> {
   if (flags.json) await writeFileAtomic(flags.json, `${JSON.stringify(result, null, 2)}\n`);
@@ -47,21 +47,23 @@ export function evalCommand(): Command {
     .option('--include-identities <regex>', 'evaluate only identities whose name matches')
     .option('--exclude-identities <regex>', 'leave out identities whose name matches')
     .option('--far <list>', 'FARs to report TAR at', parseFarList, [1e-2, 1e-3])
+    .option('--bootstrap <n>', 'identity-bootstrap resamples for a 95% interval of the EER (0: off)', parseNonNegativeInteger, 1000)
     .addOption(new Option('--tta <views>', 'test-time augmentation: shift, or mirror (shifts + mirrors)').choices(['none', 'shift', 'mirror']).default('none'))
     .option('--json <file>', 'write the result as JSON')
     .option('--report <file>', 'write a markdown report')
     .option('--backend <name>', 'tfjs backend')
-    .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string; tta: 'none' | 'shift' | 'mirror' }) => {
+    .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string; tta: 'none' | 'shift' | 'mirror'; bootstrap: number }) => {
       await initBackend({ preference: parseBackendPreference(f.backend) });
       const { tower, card } = await loadModel(f.model);
       const result = await evaluateVerification(tower, card, f.data, {
         fars: f.far,
         tta: f.tta,
+        bootstrap: f.bootstrap,
         include: f.includeIdentities ? new RegExp(f.includeIdentities) : undefined,
         exclude: f.excludeIdentities ? new RegExp(f.excludeIdentities) : undefined,
       });
       say(
-        `AUC ${result.auc.toFixed(4)}, EER ${(result.eer * 100).toFixed(2)}%, rank-1 ${(result.rank1 * 100).toFixed(2)}%, MAP@R ${result.mapAtR.toFixed(4)}, ` +
+        `AUC ${result.auc.toFixed(4)}, EER ${(result.eer * 100).toFixed(2)}%${result.eerInterval ? ` (${result.eerInterval.level * 100}% of panels: ${(result.eerInterval.low * 100).toFixed(1)}-${(result.eerInterval.high * 100).toFixed(1)}%)` : ''}, rank-1 ${(result.rank1 * 100).toFixed(2)}%, MAP@R ${result.mapAtR.toFixed(4)}, ` +
           Object.entries(result.tarAtFar).map(([far, tar]) => `TAR@FAR${far} ${(tar * 100).toFixed(2)}%`).join(', '),
       );
       await writeOutputs({ model: f.model, modelId: card.modelId, ...result }, verifyReport(result, { model: f.model, modelId: card.modelId, data: f.data, command }), f);

@@ -52,6 +52,7 @@ export function verifyReport(result: VerifyResult, meta: { model: string; modelI
     '|---|---|',
     `| ROC-AUC | ${result.auc.toFixed(4)} |`,
     `| EER | ${pct(result.eer)} |`,
+    ...(result.eerInterval ? [`| EER of other panels of ${result.identities} people (identity bootstrap, ${result.eerInterval.level * 100}%) | ${pct(result.eerInterval.low)} - ${pct(result.eerInterval.high)} |`] : []),
     ...Object.entries(result.tarAtFar).map(([far, tar]) => `| TAR @ FAR ${far} | ${pct(tar)} |`),
     `| At the model's threshold ${result.atModelThreshold.threshold.toFixed(4)} | FAR ${pct(result.atModelThreshold.far)}, TAR ${pct(result.atModelThreshold.tar)} |`,
     `| Rank-1 identification (leave-one-out) | ${pct(result.rank1)} |`,

@@ -11,7 +11,8 @@ import { IDENTITY_AFFINE } from '../data/augment.js';
 import { embedWithViews, mirrorShiftViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
 import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type Roc } from '../train/metrics.js';
-import { pairDistances } from '../train/validate.js';
+import { pairDistances, type PairDistances } from '../train/validate.js';
+import { bootstrapEer, type EerInterval, type IdentityPairs } from './bootstrap.js';
 
 export interface VerifyResult {
   identities: number;
@@ -19,6 +20,8 @@ export interface VerifyResult {
   pairs: { same: number; different: number };
   auc: number;
   eer: number;
+  /** Where the EER of another panel of as many people would likely fall (identity bootstrap), when asked for. */
+  eerInterval?: EerInterval;
   /** TAR at each FAR, keyed by the FAR as written (e.g. "0.001"). */
   tarAtFar: Record<string, number>;
   /** The model card's default threshold applied to these pairs. */
@@ -33,6 +36,8 @@ export interface VerifyOptions {
   fars?: number[];
   maxNegatives?: number;
   seed?: number;
+  /** Identity-bootstrap resamples for `eerInterval` (0 or absent: none). */
+  bootstrap?: number;
   /** Test-time augmentation: 'shift' averages over one-pixel shifts, 'mirror' adds their left-right mirrors. */
   tta?: 'none' | 'shift' | 'mirror';
   /** Evaluate only identities whose name matches (e.g. the unseen AT&T s31-s40). */
@@ -56,7 +61,7 @@ export function scoreVerification(
   vectors: Float32Array,
   dim: number,
   labels: Int32Array,
-  options: Pick<VerifyOptions, 'fars' | 'maxNegatives' | 'seed'> = {},
+  options: Pick<VerifyOptions, 'fars' | 'maxNegatives' | 'seed' | 'bootstrap'> = {},
 ): { scores: VerificationScores; roc: Roc } {
   const fars = options.fars ?? [1e-2, 1e-3];
   const distances = pairDistances(vectors, dim, labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
@@ -66,6 +71,7 @@ export function scoreVerification(
     pairs: { same: distances.same.length, different: distances.different.length },
     auc: auc(roc),
     eer: equalErrorRate(roc).eer,
+    ...(options.bootstrap ? { eerInterval: bootstrapEer(identityPairs(distances), { resamples: options.bootstrap, rng: createRng((options.seed ?? 1) + 1) }) } : {}),
     tarAtFar: Object.fromEntries(fars.map((far) => [String(far), thresholdAtFar(roc, far).tar])),
     rank1: retrieval.rank1,
     precisionAt1: retrieval.precisionAt1,
@@ -73,6 +79,20 @@ export function scoreVerification(
     mapAtR: retrieval.mapAtR,
   };
   return { scores, roc };
+}
+
+/** Same and different pairs as one list with their identities, as `bootstrapEer` takes them. */
+function identityPairs(distances: PairDistances): IdentityPairs {
+  const same = distances.same.length;
+  const total = same + distances.different.length;
+  const pairs: IdentityPairs = { distances: new Float64Array(total), identityA: new Int32Array(total), identityB: new Int32Array(total) };
+  pairs.distances.set(distances.same);
+  pairs.distances.set(distances.different, same);
+  pairs.identityA.set(distances.sameLabels);
+  pairs.identityB.set(distances.sameLabels);
+  pairs.identityA.set(distances.differentLabels.a, same);
+  pairs.identityB.set(distances.differentLabels.b, same);
+  return pairs;
 }
 
 /**

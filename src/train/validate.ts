@@ -10,6 +10,9 @@ import { auc, equalErrorRate, retrievalMetrics, rocCurve, type RetrievalMetrics 
 export interface PairDistances {
   same: Float64Array;
   different: Float64Array;
+  /** The identity (label) of each same pair, and the two identities of each different pair: for resampling by identity. */
+  sameLabels: Int32Array;
+  differentLabels: { a: Int32Array; b: Int32Array };
 }
 
 /**
@@ -22,12 +25,27 @@ export function pairDistances(vectors: Float32Array, dim: number, labels: Int32A
   const pairs = allPairs(labels, maxNegatives, rng);
   const same: number[] = [];
   const different: number[] = [];
+  const sameLabels: number[] = [];
+  const differentA: number[] = [];
+  const differentB: number[] = [];
   pairs.a.forEach((i, k) => {
     const j = pairs.b[k]!;
     const d = l2Distance(vectors.subarray(i * dim, (i + 1) * dim), vectors.subarray(j * dim, (j + 1) * dim));
-    (pairs.same[k] ? same : different).push(d);
+    if (pairs.same[k]) {
+      same.push(d);
+      sameLabels.push(labels[i]!);
+    } else {
+      different.push(d);
+      differentA.push(labels[i]!);
+      differentB.push(labels[j]!);
+    }
   });
-  return { same: Float64Array.from(same), different: Float64Array.from(different) };
+  return {
+    same: Float64Array.from(same),
+    different: Float64Array.from(different),
+    sameLabels: Int32Array.from(sameLabels),
+    differentLabels: { a: Int32Array.from(differentA), b: Int32Array.from(differentB) },
+  };
 }
 
 export interface ValidationScores extends RetrievalMetrics {
