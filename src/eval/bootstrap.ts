@@ -31,42 +31,67 @@ export interface EerInterval {
 }
 
 /**
- * The EER of the pairs when identity `k` is counted `counts[k]` times: a same pair weighs counts[k],
- * a different pair counts[a] * counts[b] (every copy of a meets every copy of b). `order` sorts the
- * pairs by distance. NaN when the panel has no same or no different pair.
+ * The pairs sorted by distance, once, in flat arrays (the resampling loop reads them in order), with
+ * reusable ROC buffers: one point per pair plus the accept-nothing point.
  */
-export function weightedEer(pairs: IdentityPairs, order: Uint32Array, counts: Float64Array): number {
-  const { distances, identityA, identityB } = pairs;
-  const weight = (k: number): number => {
-    const a = identityA[k]!;
-    const b = identityB[k]!;
-    return a === b ? counts[a]! : counts[a]! * counts[b]!;
+export interface SortedPairs {
+  distances: Float64Array;
+  identityA: Int32Array;
+  identityB: Int32Array;
+  roc: { thresholds: Float64Array; far: Float64Array; tar: Float64Array };
+}
+
+/** Sorts `pairs` by distance for `weightedEer`. */
+export function sortPairs(pairs: IdentityPairs): SortedPairs {
+  const order = Uint32Array.from(pairs.distances.keys()).sort((p, q) => pairs.distances[p]! - pairs.distances[q]!);
+  const capacity = order.length + 1;
+  return {
+    distances: Float64Array.from(order, (k) => pairs.distances[k]!),
+    identityA: Int32Array.from(order, (k) => pairs.identityA[k]!),
+    identityB: Int32Array.from(order, (k) => pairs.identityB[k]!),
+    roc: { thresholds: new Float64Array(capacity), far: new Float64Array(capacity), tar: new Float64Array(capacity) },
   };
+}
+
+/**
+ * The EER of the pairs when identity `k` is counted `counts[k]` times: a same pair weighs counts[k],
+ * a different pair counts[a] * counts[b] (every copy of a meets every copy of b). NaN when the panel
+ * has no same or no different pair.
+ */
+export function weightedEer(sorted: SortedPairs, counts: Float64Array): number {
+  const { distances, identityA, identityB } = sorted;
+  const n = distances.length;
   let totalSame = 0;
   let totalDifferent = 0;
-  for (let k = 0; k < distances.length; k++) {
-    if (identityA[k] === identityB[k]) totalSame += weight(k);
-    else totalDifferent += weight(k);
+  for (let k = 0; k < n; k++) {
+    const a = identityA[k]!;
+    const b = identityB[k]!;
+    if (a === b) totalSame += counts[a]!;
+    else totalDifferent += counts[a]! * counts[b]!;
   }
   if (totalSame === 0 || totalDifferent === 0) return Number.NaN;
   // One ROC point per distinct distance, as rocCurve does, but with weighted counts.
-  const thresholds = [-Infinity];
-  const far = [0];
-  const tar = [0];
+  const { thresholds, far, tar } = sorted.roc;
+  thresholds[0] = -Infinity;
+  far[0] = 0;
+  tar[0] = 0;
+  let points = 1;
   let same = 0;
   let different = 0;
-  for (let i = 0; i < order.length; ) {
-    const d = distances[order[i]!]!;
-    for (; i < order.length && distances[order[i]!] === d; i++) {
-      const k = order[i]!;
-      if (identityA[k] === identityB[k]) same += weight(k);
-      else different += weight(k);
+  for (let i = 0; i < n; ) {
+    const d = distances[i]!;
+    for (; i < n && distances[i] === d; i++) {
+      const a = identityA[i]!;
+      const b = identityB[i]!;
+      if (a === b) same += counts[a]!;
+      else different += counts[a]! * counts[b]!;
     }
-    thresholds.push(d);
-    far.push(different / totalDifferent);
-    tar.push(same / totalSame);
+    thresholds[points] = d;
+    far[points] = different / totalDifferent;
+    tar[points] = same / totalSame;
+    points++;
   }
-  return equalErrorRate({ thresholds: Float64Array.from(thresholds), far: Float64Array.from(far), tar: Float64Array.from(tar) }).eer;
+  return equalErrorRate({ thresholds: thresholds.subarray(0, points), far: far.subarray(0, points), tar: tar.subarray(0, points) }).eer;
 }
 
 /**
@@ -83,7 +108,7 @@ export function bootstrapEer(pairs: IdentityPairs, options: BootstrapOptions): E
   if (!Number.isInteger(options.resamples) || options.resamples < 1) throw new RangeError(`resamples must be a positive integer, got ${options.resamples}`);
   let identities = 0;
   for (let k = 0; k < pairs.distances.length; k++) identities = Math.max(identities, pairs.identityA[k]! + 1, pairs.identityB[k]! + 1);
-  const order = Uint32Array.from(pairs.distances.keys()).sort((p, q) => pairs.distances[p]! - pairs.distances[q]!);
+  const sorted = sortPairs(pairs);
   const eers: number[] = [];
   const counts = new Float64Array(identities);
   for (let r = 0; r < options.resamples; r++) {
@@ -92,7 +117,7 @@ export function bootstrapEer(pairs: IdentityPairs, options: BootstrapOptions): E
       const k = options.rng.int(identities);
       counts[k] = counts[k]! + 1;
     }
-    const eer = weightedEer(pairs, order, counts);
+    const eer = weightedEer(sorted, counts);
     if (!Number.isNaN(eer)) eers.push(eer);
   }
   if (eers.length === 0) throw new RangeError('bootstrapEer: no resampled panel had both a same and a different pair');
