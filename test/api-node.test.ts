@@ -140,6 +140,47 @@ describe('graceful shutdown', () => {
       await fx.cleanup();
     }
   });
+  it('answers a request that arrived on an idle keep-alive connection while the event loop was blocked', async () => {
+    // The grace timer can fire before the poll phase reads a request that arrived while the loop was
+    // busy; shutdown must look at the sockets once more before it decides that a connection is idle.
+    const fx = await createFixture({ identities: 2, perIdentity: 2 });
+    try {
+      const server = await startNodeAdapter({ configPath: await writeConfig(fx, { keys: true, vars: { EMBED_WORKERS: '0' } }), port: 0, overrides: {}, idleGraceMs: 200, log: silentLogger });
+      const { port } = new URL(server.url);
+      // A raw keep-alive client in another process: one request, then (after "ready") a second on the same socket 150 ms later.
+      const client = spawn(process.execPath, ['-e', `
+        const socket = require('node:net').connect(${port}, '127.0.0.1');
+        const get = 'GET /healthz HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n';
+        let data = '';
+        let second = false;
+        socket.on('data', (c) => {
+          data += c;
+          if (!second && /\\r\\n\\r\\n[\\s\\S]*\\}/.test(data)) {
+            second = true;
+            data = '';
+            process.stdout.write('ready\\n');
+            setTimeout(() => socket.write(get), 150);
+          }
+        });
+        socket.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(0); });
+        socket.on('close', () => { console.log(JSON.stringify({ status: /^HTTP\\/1.1 (\\d+)/.exec(data)?.[1] ?? null })); process.exit(0); });
+        socket.write(get);
+      `], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      const ready = new Promise<void>((r) => client.stdout.on('data', (c: Buffer) => { output += c.toString(); if (output.includes('ready')) r(); }));
+      const exited = new Promise<void>((r) => client.on('exit', () => r()));
+      await ready;
+      const closed = server.close();
+      // Block the loop past the grace period: the second request arrives meanwhile, unread.
+      const until = performance.now() + 600;
+      while (performance.now() < until);
+      await closed;
+      await exited;
+      expect(JSON.parse(output.split('\n').filter(Boolean).at(-1)!)).toEqual({ status: '200' });
+    } finally {
+      await fx.cleanup();
+    }
+  });
 });
 
 describe('without keys', () => {

@@ -200,6 +200,10 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
       const deadline = performance.now() + (options.drainTimeoutMs ?? 10_000);
       lastRequestAt = performance.now();
       while (performance.now() < deadline) {
+        // After a blocked loop the late timer (or this code) runs before the poll phase has read what
+        // arrived meanwhile: let a whole poll phase pass before judging the quiet. Two immediates do it,
+        // as the first may run in the check phase that directly follows the blocked callback.
+        for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
         const quietFor = performance.now() - lastRequestAt;
         if (quietFor >= grace) break;
         await new Promise((r) => setTimeout(r, grace - quietFor).unref());
