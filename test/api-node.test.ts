@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,7 +148,9 @@ describe('graceful shutdown', () => {
     try {
       const server = await startNodeAdapter({ configPath: await writeConfig(fx, { keys: true, vars: { EMBED_WORKERS: '0' } }), port: 0, overrides: {}, idleGraceMs: 200, log: silentLogger });
       const { port } = new URL(server.url);
-      // A raw keep-alive client in another process: one request, then (after "ready") a second on the same socket 150 ms later.
+      const sent = join(fx.dir, 'second-request-sent');
+      // A raw keep-alive client in another process: one request, then (after "ready") a second on the
+      // same socket 150 ms later; it creates `sent` once the second request is written.
       const client = spawn(process.execPath, ['-e', `
         const socket = require('node:net').connect(${port}, '127.0.0.1');
         const get = 'GET /healthz HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n';
@@ -159,7 +162,7 @@ describe('graceful shutdown', () => {
             second = true;
             data = '';
             process.stdout.write('ready\\n');
-            setTimeout(() => socket.write(get), 150);
+            setTimeout(() => socket.write(get, () => require('node:fs').writeFileSync(${JSON.stringify(sent)}, '')), 150);
           }
         });
         socket.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(0); });
@@ -171,8 +174,10 @@ describe('graceful shutdown', () => {
       const exited = new Promise<void>((r) => client.on('exit', () => r()));
       await ready;
       const closed = server.close();
-      // Block the loop past the grace period: the second request arrives meanwhile, unread.
-      const until = performance.now() + 600;
+      // Block the loop until the second request has been sent, and on past the grace period: it waits unread.
+      const giveUp = performance.now() + 10_000;
+      while (!existsSync(sent) && performance.now() < giveUp);
+      const until = performance.now() + 300;
       while (performance.now() < until);
       await closed;
       await exited;
