@@ -51,7 +51,7 @@ export function parseSize(value: string): [number, number] {
   return [w, h];
 }
 
-/** A fraction 0 or more (no upper bound). */
+/** A number 0 or more (no upper bound), e.g. a weight decay or a rotation in degrees. */
 export function parseNonNegative(value: string): number {
   const n = parseNumber(value);
   if (n < 0) throw new InvalidArgumentError(`"${value}" must be 0 or more`);
