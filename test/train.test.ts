@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ensureSampleGallery } from '../src/data/sample.js';
 import { initBackend } from '../src/model/backend.js';
-import { loadModel } from '../src/model/io.js';
+import { loadCheckpoint, loadModel } from '../src/model/io.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/train/options.js';
 import { train, type StepEvent } from '../src/train/loop.js';
 import { evaluateVerification } from '../src/eval/verify.js';
@@ -242,4 +242,43 @@ describe('train: --keep last', () => {
     // The checkpoint holds the weights after the last step; the model must be exactly those.
     expect(Buffer.compare(await readFile(path.join(out, 'weights.bin')), await readFile(path.join(out, 'checkpoint', 'weights.bin')))).toBe(0);
   }, 120_000);
+});
+
+describe('train: --keep average', () => {
+  it('saves the mean of the epoch-end weights inside the window, and carries it through an interruption', async () => {
+    const out = path.join(dir, 'model-keep-average');
+    const settings = { epochs: 3, stepsPerEpoch: 2, keep: 'average' as const, averageFrom: 0.5 };
+    // Stop at the first step of epoch 3: epoch 1 (progress 1/3) is outside the window, epoch 2 (2/3) inside.
+    let steps = 0;
+    const first = await train(options(out, settings), { shouldStop: () => ++steps > 4 });
+    expect(first.outcome).toBe('interrupted');
+    const interrupted = await loadCheckpoint(path.join(out, 'checkpoint'));
+    interrupted.tower.dispose();
+    expect(interrupted.state.averaged).toBe(1);
+    const half = interrupted.weights.length / 2;
+    const afterEpoch2 = interrupted.weights.slice(0, half);
+    // One snapshot: the average is the epoch-2 weights themselves.
+    expect(interrupted.weights.slice(half)).toEqual(afterEpoch2);
+
+    const result = await train(options(out, { ...settings, resume: true }));
+    expect(result.card!.training).toMatchObject({ keep: 'average', averageFrom: 0.5, averagedEpochs: 2 });
+    const final = await loadCheckpoint(path.join(out, 'checkpoint'));
+    final.tower.dispose();
+    const afterEpoch3 = final.weights.slice(0, half);
+    const model = await loadModel(out);
+    const saved = model.tower.weights.map((w) => w.read().dataSync());
+    model.tower.dispose();
+    expect(saved).toHaveLength(half);
+    let moved = 0;
+    saved.forEach((w, i) => {
+      w.forEach((v, k) => {
+        const a = afterEpoch2[i]![k]!;
+        const b = afterEpoch3[i]![k]!;
+        if (a !== b) moved++;
+        expect(Math.abs(v - (a + b) / 2)).toBeLessThan(1e-6);
+      });
+    });
+    // Epoch 3 trained: the mean is not just either end.
+    expect(moved).toBeGreaterThan(100);
+  }, 180_000);
 });

@@ -53,6 +53,9 @@ describe('npm run train flags', () => {
     expect(plain.weightDecay).toBe(0);
     expect(plain.keep).toBe('best');
     expect(parse(['--keep', 'last']).keep).toBe('last');
+    expect(parse(['--keep', 'average', '--average-from', '0.5'])).toMatchObject({ keep: 'average', averageFrom: 0.5 });
+    expect(plain.averageFrom).toBe(0.75);
+    expect(() => parse(['--average-from', '1.5'])).toThrow(/1\.5/);
     expect(() => parse(['--keep', 'worst'])).toThrow(/worst/);
     expect(() => parse(['--head', 'max'])).toThrow(/max/);
   });

@@ -58,7 +58,8 @@ export function trainCommand(): Command {
     .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
     .option('--groups-per-batch <n>', 'draw each batch from this many parent folders (harder negatives; 0 = off)', parseInteger, d.groupsPerBatch)
     .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
-    .addOption(new Option('--keep <weights>', 'weights saved as the model: best (epoch with the best validation MAP@R) or last (final epoch)').choices(['best', 'last']).default(d.keep))
+    .addOption(new Option('--keep <weights>', 'weights saved as the model: best (epoch with the best validation MAP@R), last (final epoch) or average (mean of the epoch-end weights from --average-from on)').choices(['best', 'last', 'average']).default(d.keep))
+    .option('--average-from <fraction>', 'with --keep average: fraction of the run after which epoch-end weights join the average', parseFraction, d.averageFrom)
     .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
     .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
@@ -152,7 +153,8 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     rotateIdentities: !!f.rotateIdentities,
     groupsPerBatch: f.groupsPerBatch as number,
     patience: f.patience as number,
-    keep: f.keep as 'best' | 'last',
+    keep: f.keep as TrainOptions['keep'],
+    averageFrom: f.averageFrom as number,
     targetFars: f.targetFar as number[],
     maxValImages: f.maxValImages as number,
     onUnreadable: f.skipUnreadable ? 'skip' : 'fail',

@@ -18,7 +18,8 @@ import type { ModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
 import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSettings, type Trainable } from './gradients.js';
 import { inlineGradients, startGradientWorkers, type GradientSource } from './parallel.js';
-import { learningRateAt, type TrainOptions } from './options.js';
+import { DEFAULT_TRAIN_OPTIONS, learningRateAt, type TrainOptions } from './options.js';
+import { addSnapshot, inAveragingWindow, type WeightAverage } from './average.js';
 import { pairDistances, scoreEmbeddings, type ValidationScores } from './validate.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { rocCurve } from './metrics.js';
@@ -79,6 +80,8 @@ interface CheckpointState {
   best: { epoch: number; mapAtR: number } | null;
   /** The last epoch that strictly raised validation MAP@R (what early stopping counts from). */
   lastImprovement: number;
+  /** Snapshots in the weight average (`keep: 'average'`); its weights follow the live ones in the checkpoint's variables. */
+  averaged?: number;
   scale?: number;
 }
 
@@ -201,8 +204,11 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   let initModelId: string | undefined;
   if (options.initFrom && !resumed) initModelId = await initialiseFrom(trainable.tower, options.initFrom);
   const optimizer = tf.train.adam(options.learningRate);
+  let resumedAverage: WeightAverage | null = null;
   if (resumed) {
-    assignWeights(trainable, resumed.weights);
+    const liveCount = trainableVariables(trainable).length;
+    assignWeights(trainable, resumed.weights.slice(0, liveCount));
+    if (resumed.state.averaged) resumedAverage = { weights: resumed.weights.slice(liveCount), count: resumed.state.averaged };
     if (resumed.optimizer.length) await optimizer.setWeights(resumed.optimizer);
     tf.dispose(resumed.optimizer.map((w) => w.tensor));
   }
@@ -238,16 +244,21 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   let lastImprovement = resumed?.state.lastImprovement ?? 0;
   const bestDir = path.join(checkpointDir, 'best');
   let bestWeights: Float32Array[] = resumed && best ? (await loadCheckpoint(bestDir)).weights : readWeights(trainable);
+  const averaging = options.keep === 'average';
+  const averageFrom = options.averageFrom ?? DEFAULT_TRAIN_OPTIONS.averageFrom;
+  let average = resumedAverage;
   const priorSeconds = resumed?.state.elapsedSeconds ?? 0;
   const elapsed = (): number => priorSeconds + (performance.now() - started) / 1000;
   const limitSeconds = options.timeLimitMinutes > 0 ? options.timeLimitMinutes * 60 : Infinity;
   let outcome: TrainResult['outcome'] = 'completed';
 
   const checkpoint = async (): Promise<void> => {
-    const state: CheckpointState = { options, epoch, stepInEpoch, step, elapsedSeconds: elapsed(), history, best, lastImprovement };
+    const state: CheckpointState = { options, epoch, stepInEpoch, step, elapsedSeconds: elapsed(), history, best, lastImprovement, averaged: average?.count ?? 0 };
     const optimizerWeights = await optimizer.getWeights();
+    // The average rides in the same variables file as the live weights, so the two cannot fall out of step.
+    const weights = [...readWeights(trainable), ...(average?.weights ?? [])];
     try {
-      await saveCheckpoint(checkpointDir, trainable.tower, { state: state as unknown as Record<string, unknown>, weights: readWeights(trainable), optimizer: optimizerWeights });
+      await saveCheckpoint(checkpointDir, trainable.tower, { state: state as unknown as Record<string, unknown>, weights, optimizer: optimizerWeights });
     } finally {
       // getWeights returns Adam's own slot variables plus a fresh iteration-count tensor: dispose only the fresh one.
       tf.dispose(optimizerWeights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
@@ -311,6 +322,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       history.push(record);
       epoch++;
       stepInEpoch = 0;
+      if (averaging && inAveragingWindow(Math.max(step / totalSteps, elapsed() / limitSeconds), averageFrom)) average = addSnapshot(average, readWeights(trainable));
       hooks.onEpoch?.(record);
       // Ties go to the later epoch: on a small validation set MAP@R saturates early, and a tie says "no worse, trained longer".
       if (!best || scores.mapAtR > best.mapAtR) lastImprovement = record.epoch;
@@ -342,10 +354,12 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   }
 
   // The best epoch's weights are the model (or, with keep 'last', the final ones); calibrate them on the held-out identities.
-  const keepLast = (options.keep ?? 'best') === 'last'; // checkpoints written before the option existed lack it
-  if (keepLast) bestWeights = readWeights(trainable);
-  const keptEpoch = keepLast ? epoch : (best?.epoch ?? 0);
-  assignWeights(trainable, bestWeights);
+  // With keep 'average' and no epoch in the window (stopped early), the final weights stand in.
+  if (averaging && !average) log(`warning: the run stopped before the weight average started (at ${averageFrom} of the run); keeping the final weights`);
+  const keep = options.keep ?? 'best'; // checkpoints written before the option existed lack it
+  const keptWeights = keep === 'average' && average ? average.weights : keep === 'best' ? bestWeights : readWeights(trainable);
+  const keptEpoch = keep === 'best' ? (best?.epoch ?? 0) : epoch;
+  assignWeights(trainable, keptWeights);
   const final = await validate();
   const distances = pairDistances(final.vectors, final.dim, val.labels, createRng(options.seed + 11), 200_000);
   const calibration: Calibration = calibrate(distances.same, distances.different, { targetFars: options.targetFars, defaultFar: options.targetFars[0] });
@@ -377,7 +391,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       backend: backendInfo.name, workers: workerCount, seed: options.seed, epochs: epoch, steps: step,
       batchSize: options.batchImages, learningRate: options.learningRate, wallSeconds, pairsPerSecond: history.at(-1)?.pairsPerSecond ?? 0, outcome,
       trainIdentities: split.train.length, valIdentities: split.val.length, images: set.count, dataDigest, dataRoot: path.resolve(options.data),
-      augment: options.augment, ...(weightDecay > 0 ? { weightDecay } : {}), ...(keepLast ? { keep: 'last' } : {}), rotateIdentities: options.rotateIdentities, groupsPerBatch: options.groupsPerBatch, initFrom: initModelId,
+      augment: options.augment, ...(weightDecay > 0 ? { weightDecay } : {}), ...(keep === 'last' ? { keep } : keep === 'average' ? { keep, averageFrom, averagedEpochs: average?.count ?? 0 } : {}), rotateIdentities: options.rotateIdentities, groupsPerBatch: options.groupsPerBatch, initFrom: initModelId,
     },
     parameters: summary.parameters,
   });

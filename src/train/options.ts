@@ -60,9 +60,16 @@ export interface TrainOptions {
   patience: number;
   /**
    * Which weights become the model: `best` = the epoch with the best validation MAP@R, `last` = the final
-   * ones. With only a few validation identities the "best" epoch is a noisy pick (AT&T faces: see docs/results.md).
+   * ones, `average` = the mean of the weights at the end of every epoch from `averageFrom` of the run on
+   * (see `average.ts`). With only a few validation identities the "best" epoch is a noisy pick (AT&T faces: see docs/results.md).
    */
-  keep: 'best' | 'last';
+  keep: 'best' | 'last' | 'average';
+  /**
+   * With `keep: 'average'`: the fraction of the run (as the learning-rate schedule counts it) after which
+   * epoch-end weights join the average. Earlier = more snapshots from farther apart (more of an ensemble,
+   * but older, less trained weights); later = fewer, closer to the final weights.
+   */
+  averageFrom: number;
   /** False-accept rates the calibration reports thresholds for; the first is the default. */
   targetFars: number[];
   /** What to do with an unreadable image: skip it with a warning, or fail. */
@@ -97,6 +104,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   groupsPerBatch: 0,
   patience: 5,
   keep: 'best',
+  averageFrom: 0.75,
   targetFars: [1e-3, 1e-2],
   onUnreadable: 'fail',
   maxValImages: 4000,
