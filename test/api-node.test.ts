@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,6 +182,48 @@ describe('graceful shutdown', () => {
       await closed;
       await exited;
       expect(JSON.parse(output.split('\n').filter(Boolean).at(-1)!)).toEqual({ status: '200' });
+    } finally {
+      await fx.cleanup();
+    }
+  });
+
+  it('answers every connection still waiting in the listen backlog when shutdown began', async () => {
+    // With the loop blocked, new connections and their requests wait in the kernel's accept backlog, and
+    // Node accepts one connection per loop iteration. Closing the listener before the backlog is
+    // empty resets the rest, requests fully sent included.
+    const fx = await createFixture({ identities: 2, perIdentity: 2 });
+    try {
+      const server = await startNodeAdapter({ configPath: await writeConfig(fx, { keys: true, vars: { EMBED_WORKERS: '0' } }), port: 0, overrides: {}, idleGraceMs: 200, log: silentLogger });
+      const { port } = new URL(server.url);
+      const sent = join(fx.dir, 'requests-sent');
+      const connections = 8;
+      const client = spawn(process.execPath, ['-e', `
+        const fs = require('node:fs');
+        while (!fs.existsSync(${JSON.stringify(sent + '.go')}));
+        let written = 0;
+        let closed = 0;
+        for (let i = 0; i < ${connections}; i++) {
+          const socket = require('node:net').connect(${port}, '127.0.0.1');
+          let data = '';
+          const report = (result) => { console.log(JSON.stringify(result)); if (++closed === ${connections}) process.exit(0); };
+          socket.on('data', (c) => { data += c; });
+          socket.on('error', (e) => { report({ error: e.code }); socket.destroy(); });
+          socket.on('close', () => { if (!socket.errored) report({ status: /^HTTP\\/1.1 (\\d+)/.exec(data)?.[1] ?? null }); });
+          socket.write('GET /healthz HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n', () => { if (++written === ${connections}) fs.writeFileSync(${JSON.stringify(sent)}, ''); });
+        }
+      `], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      client.stdout.on('data', (c: Buffer) => (output += c.toString()));
+      const exited = new Promise<void>((r) => client.on('exit', () => r()));
+      // Block the loop from before the client connects until every request is written, then shut down
+      // in the same tick: the connections are all still in the backlog.
+      writeFileSync(sent + '.go', '');
+      const giveUp = performance.now() + 10_000;
+      while (!existsSync(sent) && performance.now() < giveUp);
+      await server.close();
+      await exited;
+      const results = output.split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown);
+      expect(results).toEqual(Array.from({ length: connections }, () => ({ status: '200' })));
     } finally {
       await fx.cleanup();
     }

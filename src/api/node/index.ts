@@ -24,7 +24,17 @@ import { isLoopback } from '../auth/index.js';
 import { authEnabled, ConfigError, parseApiConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { closeSharedRuntime, LOOPBACK_ONLY } from '../runtime.js';
+import { acceptQueueLength } from './accept-queue.js';
 import { readWranglerEnv, type WranglerEnv } from './wrangler-config.js';
+
+/**
+ * Resolves after the event loop has been through a whole poll phase (where sockets are read and
+ * connections accepted). Two immediates: the first may run in the check phase right after the
+ * current callback, before any polling.
+ */
+async function pollPhase(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+}
 
 /** net.Server#close: stops listening without http.Server#close's immediate drop of idle keep-alive connections. */
 const netClose = NetServer.prototype.close;
@@ -150,6 +160,8 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
   }) as Server;
   const responses = new Set<ServerResponse>();
   let lastRequestAt = 0;
+  let accepted = 0;
+  server.on('connection', () => accepted++);
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     active++;
     lastRequestAt = performance.now();
@@ -195,15 +207,27 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
       // has started for a whole grace period — a busy (or starved) event loop may not yet have read a
       // request a client sent in time, and its connection looks idle until it does — and only then are
       // the connections that stayed idle closed. Grace and drain share one deadline.
-      const stopped = new Promise<void>((r) => netClose.call(server, () => r()));
       const grace = options.idleGraceMs ?? 500;
       const deadline = performance.now() + (options.drainTimeoutMs ?? 10_000);
+      // Closing the listener resets the connections waiting in its accept queue, with the requests
+      // clients have already sent on them; Node accepts one connection per loop iteration, so after a
+      // blocked loop the queue can be long. Accept every connection that was waiting when shutdown began
+      // (the queue is FIFO; Linux reports its length) and then until a poll phase brings none (bounded by
+      // one grace period, as clients may keep connecting).
+      const mustAccept = accepted + (acceptQueueLength(port) ?? 0);
+      const quietBy = Math.min(deadline, performance.now() + grace);
+      for (let before = -1; performance.now() < deadline; ) {
+        const queued = accepted < mustAccept && acceptQueueLength(port) !== 0;
+        if (!queued && (before === accepted || performance.now() >= quietBy)) break;
+        before = accepted;
+        await pollPhase();
+      }
+      const stopped = new Promise<void>((r) => netClose.call(server, () => r()));
       lastRequestAt = performance.now();
       while (performance.now() < deadline) {
         // After a blocked loop the late timer (or this code) runs before the poll phase has read what
-        // arrived meanwhile: let a whole poll phase pass before judging the quiet. Two immediates do it,
-        // as the first may run in the check phase that directly follows the blocked callback.
-        for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+        // arrived meanwhile: let a whole poll phase pass before judging the quiet.
+        await pollPhase();
         const quietFor = performance.now() - lastRequestAt;
         if (quietFor >= grace) break;
         await new Promise((r) => setTimeout(r, grace - quietFor).unref());
