@@ -61,12 +61,24 @@ describe('test-time augmentation', () => {
     const tower = buildTower(DEFAULT_TOWER, DEFAULT_PREPROCESS, 3);
     const data = Float32Array.from({ length: 3 * 28 * 28 }, (_, i) => ((i * 7919) % 97) / 97);
     const plain = await embedImageSetAsync(tower, data, 3, [28, 28, 1], { l2Normalize: true });
-    const single = await embedWithViews(tower, data, 3, [28, 28, 1], true, [IDENTITY_AFFINE]);
+    const single = await embedWithViews(tower, data, 3, [28, 28, 1], { l2Normalize: true }, [IDENTITY_AFFINE]);
     expect(Math.max(...single.map((v, i) => Math.abs(v - plain[i]!)))).toBeLessThan(1e-6);
-    const tta = await embedWithViews(tower, data, 3, [28, 28, 1], true, shiftViews(28, 28));
+    const tta = await embedWithViews(tower, data, 3, [28, 28, 1], { l2Normalize: true }, shiftViews(28, 28));
     const norm = Math.hypot(...tta.subarray(0, 64));
     expect(norm).toBeCloseTo(1, 5);
     expect(tta).not.toEqual(plain);
+    tower.dispose();
+  });
+
+  it("eval's flip views (an affine warp) embed exactly as a model with flipAverage serves", async () => {
+    const { embedWithViews, flipViews } = await import('../src/eval/tta.js');
+    const { embedImageSetAsync } = await import('../src/model/embed.js');
+    await initBackend({ preference: 'wasm', log: () => {} });
+    const tower = buildTower(DEFAULT_TOWER, { ...DEFAULT_PREPROCESS, width: 24, height: 28 }, 5);
+    const data = Float32Array.from({ length: 2 * 28 * 24 }, (_, i) => ((i * 7919) % 97) / 97);
+    const served = await embedImageSetAsync(tower, data, 2, [28, 24, 1], { l2Normalize: true, flipAverage: true });
+    const viewed = await embedWithViews(tower, data, 2, [28, 24, 1], { l2Normalize: true }, flipViews());
+    expect(Math.max(...viewed.map((v, i) => Math.abs(v - served[i]!)))).toBeLessThan(1e-5);
     tower.dispose();
   });
 });

@@ -282,3 +282,30 @@ describe('train: --keep average', () => {
     expect(moved).toBeGreaterThan(100);
   }, 180_000);
 });
+
+describe('train: --flip-average', () => {
+  it('changes what is embedded (validation, calibration, eval), not what is trained', async () => {
+    const tower = { ...DEFAULT_TRAIN_OPTIONS.tower, filters: 16, embeddingSize: 32 };
+    const run = { epochs: 1, stepsPerEpoch: 2 };
+    const plain = await train(options(path.join(dir, 'model-noflip'), { ...run, tower }));
+    const flipped = await train(options(path.join(dir, 'model-flip'), { ...run, tower: { ...tower, flipAverage: true } }));
+    expect(flipped.card!.tower.flipAverage).toBe(true);
+    expect(plain.card!.tower).not.toHaveProperty('flipAverage');
+    // Same seed, same steps: the same weights ...
+    expect(flipped.card!.weights.sha256).toBe(plain.card!.weights.sha256);
+    // ... but calibrated on other embeddings (digits are not mirror-symmetric).
+    expect(flipped.card!.validation.auc).not.toBe(plain.card!.validation.auc);
+    // eval embeds as the card says: the flag equals eval's flip views on the plain model.
+    const a = await loadModel(path.join(dir, 'model-flip'));
+    const b = await loadModel(path.join(dir, 'model-noflip'));
+    const include = /^[789]$/;
+    const withFlag = await evaluateVerification(a.tower, a.card, gallery, { include, bootstrap: 0 });
+    const withViews = await evaluateVerification(b.tower, b.card, gallery, { include, tta: 'flip', bootstrap: 0 });
+    const without = await evaluateVerification(b.tower, b.card, gallery, { include, bootstrap: 0 });
+    a.tower.dispose();
+    b.tower.dispose();
+    expect(withFlag.auc).toBeCloseTo(withViews.auc, 4);
+    expect(withFlag.mapAtR).toBeCloseTo(withViews.mapAtR, 4);
+    expect(withFlag.auc).not.toBe(without.auc);
+  }, 120_000);
+});

@@ -48,11 +48,11 @@ export function evalCommand(): Command {
     .option('--exclude-identities <regex>', 'leave out identities whose name matches')
     .option('--far <list>', 'FARs to report TAR at', parseFarList, [1e-2, 1e-3])
     .option('--bootstrap <n>', 'identity-bootstrap resamples for a 95% interval of the EER (0: off)', parseNonNegativeInteger, 1000)
-    .addOption(new Option('--tta <views>', 'test-time augmentation: shift, or mirror (shifts + mirrors)').choices(['none', 'shift', 'mirror']).default('none'))
+    .addOption(new Option('--tta <views>', 'test-time augmentation: flip (image + its mirror), shift (one-pixel shifts), or mirror (shifts + their mirrors)').choices(['none', 'flip', 'shift', 'mirror']).default('none'))
     .option('--json <file>', 'write the result as JSON')
     .option('--report <file>', 'write a markdown report')
     .option('--backend <name>', 'tfjs backend')
-    .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string; tta: 'none' | 'shift' | 'mirror'; bootstrap: number }) => {
+    .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string; tta: 'none' | 'flip' | 'shift' | 'mirror'; bootstrap: number }) => {
       await initBackend({ preference: parseBackendPreference(f.backend) });
       const { tower, card } = await loadModel(f.model);
       const result = await evaluateVerification(tower, card, f.data, {

@@ -50,6 +50,8 @@ describe('npm run train flags', () => {
     const plain = parse([]);
     expect(plain.tower).not.toHaveProperty('head');
     expect(plain.tower).not.toHaveProperty('dropout');
+    expect(plain.tower).not.toHaveProperty('flipAverage');
+    expect(parse(['--flip-average']).tower.flipAverage).toBe(true);
     expect(plain.weightDecay).toBe(0);
     expect(plain.keep).toBe('best');
     expect(parse(['--keep', 'last']).keep).toBe('last');

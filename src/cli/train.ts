@@ -34,6 +34,7 @@ export function trainCommand(): Command {
     .option('--no-l2', 'do not L2-normalise embeddings')
     .addOption(new Option('--head <kind>', 'conv4: last feature map to vector by flatten or gap (global average pooling)').choices(['flatten', 'gap']).default('flatten'))
     .option('--dropout <rate>', 'dropout before the embedding projection, training only (0 = off)', parseFraction, 0)
+    .option('--flip-average', 'embed every image as the mean of its and its mirror\'s embeddings, in validation, calibration, indexing and serving (faces, products; not characters); twice the embedding cost', false)
     .option('--epochs <n>', 'maximum epochs', parsePositiveInteger, d.epochs)
     .option('--batch <n>', 'images per step (pairs x 2, or P x K)', parsePositiveInteger, d.batchImages)
     .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet loss', parsePositiveInteger, d.samplesPerIdentity)
@@ -126,6 +127,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
       // Written only when not the default, so cards of default towers stay as they were.
       ...(f.head === 'gap' ? { head: 'gap' as const } : {}),
       ...((f.dropout as number) > 0 ? { dropout: f.dropout as number } : {}),
+      ...(f.flipAverage ? { flipAverage: true } : {}),
     },
     loss: f.loss as LossName,
     margin: (f.margin as number | undefined) ?? (f.loss === 'cosface' ? COSFACE_DEFAULTS.margin : d.margin),

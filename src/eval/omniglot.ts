@@ -52,7 +52,7 @@ async function embedFiles(tower: tf.LayersModel, card: ModelCard, files: string[
   const images = await Promise.all(files.map((f) => preprocessImage(f, card.preprocess)));
   images.forEach((img, i) => data.set(img, i * size));
   const views = options.tta ? shiftViews(width, height) : [IDENTITY_AFFINE];
-  return embedWithViews(tower, data, files.length, [height, width, channels], card.tower.l2Normalize, views);
+  return embedWithViews(tower, data, files.length, [height, width, channels], card.tower, views);
 }
 
 /**

@@ -3,6 +3,7 @@
  * slightly shifted views of it. Smooths out the tower's sensitivity to one-pixel misalignment.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { TowerConfig } from '../model/config.js';
 import { IDENTITY_AFFINE, warpAffine, type Affine } from '../data/augment.js';
 import { embedImageSetAsync, l2NormalizeVector } from '../model/embed.js';
 import { borderMean } from '../train/batch.js';
@@ -20,6 +21,11 @@ export function shiftViews(width: number, height: number): Affine[] {
   ];
 }
 
+/** The image and its left-right mirror: for faces and products (not for characters). */
+export function flipViews(): Affine[] {
+  return [IDENTITY_AFFINE, { ...IDENTITY_AFFINE, scaleX: -1 }];
+}
+
 /** `shiftViews` plus the left-right mirror of each: for faces and products (not for characters). */
 export function mirrorShiftViews(width: number, height: number): Affine[] {
   const shifts = shiftViews(width, height);
@@ -27,19 +33,21 @@ export function mirrorShiftViews(width: number, height: number): Affine[] {
 }
 
 /**
- * Embeds `count` NHWC images as the mean over `views` (then L2-normalised when `l2Normalize`).
+ * Embeds `count` NHWC images as the mean over `views` (then L2-normalised when the tower's
+ * `l2Normalize`); each view embeds as the model would serve it (with `flipAverage`, with its mirror).
  *
  * @example
- * const vectors = await embedWithViews(tower, data, 20, [28, 28, 1], true, shiftViews(28, 28));
+ * const vectors = await embedWithViews(tower, data, 20, [28, 28, 1], card.tower, shiftViews(28, 28));
  */
 export async function embedWithViews(
   tower: tf.LayersModel,
   data: Float32Array,
   count: number,
   shape: [number, number, number],
-  l2Normalize: boolean,
+  settings: Pick<TowerConfig, 'l2Normalize' | 'flipAverage'>,
   views: Affine[],
 ): Promise<Float32Array> {
+  const { l2Normalize, flipAverage } = settings;
   const [h, w, c] = shape;
   const size = h * w * c;
   let sum: Float32Array | undefined;
@@ -49,7 +57,7 @@ export async function embedWithViews(
       const image = data.subarray(i * size, (i + 1) * size);
       warped.set(view === IDENTITY_AFFINE ? image : warpAffine(image, w, h, c, view, borderMean(image, w, h, c)), i * size);
     }
-    const vectors = await embedImageSetAsync(tower, warped, count, shape, { l2Normalize, batchSize: 64 });
+    const vectors = await embedImageSetAsync(tower, warped, count, shape, { l2Normalize, flipAverage, batchSize: 64 });
     if (!sum) sum = vectors;
     else for (let k = 0; k < sum.length; k++) sum[k]! += vectors[k]!;
   }

@@ -8,7 +8,7 @@ import { loadImages, readGallery } from '../data/gallery.js';
 import { createRng } from '../data/rng.js';
 import { selectIdentities } from '../data/select.js';
 import { IDENTITY_AFFINE } from '../data/augment.js';
-import { embedWithViews, mirrorShiftViews, shiftViews } from './tta.js';
+import { embedWithViews, flipViews, mirrorShiftViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
 import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type Roc } from '../train/metrics.js';
 import { pairDistances, type PairDistances } from '../train/validate.js';
@@ -38,8 +38,8 @@ export interface VerifyOptions {
   seed?: number;
   /** Identity-bootstrap resamples for `eerInterval` (0 or absent: none). */
   bootstrap?: number;
-  /** Test-time augmentation: 'shift' averages over one-pixel shifts, 'mirror' adds their left-right mirrors. */
-  tta?: 'none' | 'shift' | 'mirror';
+  /** Test-time augmentation: 'flip' averages the image and its left-right mirror, 'shift' one-pixel shifts, 'mirror' both (10 views). */
+  tta?: 'none' | 'flip' | 'shift' | 'mirror';
   /** Evaluate only identities whose name matches (e.g. the unseen AT&T s31-s40). */
   include?: RegExp;
   exclude?: RegExp;
@@ -104,8 +104,8 @@ export async function evaluateVerification(tower: tf.LayersModel, card: ModelCar
   const gallery = selectIdentities(await readGallery(dataDir), { include: options.include, exclude: options.exclude });
   const set = await loadImages(gallery, card.preprocess, { onProgress: options.onProgress });
   const [h, w] = set.shape;
-  const views = options.tta === 'mirror' ? mirrorShiftViews(w, h) : options.tta === 'shift' ? shiftViews(w, h) : [IDENTITY_AFFINE];
-  const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower.l2Normalize, views);
+  const views = options.tta === 'mirror' ? mirrorShiftViews(w, h) : options.tta === 'shift' ? shiftViews(w, h) : options.tta === 'flip' ? flipViews() : [IDENTITY_AFFINE];
+  const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower, views);
   const { scores, roc } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
   const atModel = ratesAtThreshold(roc, card.thresholds.default);
   return {

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   port.on('message', (request: EmbedWorkerRequest) => {
     queue = queue.then(async () => {
       try {
-        const vectors = await embedImageSetAsync(tower, request.data, request.count, shape, { batchSize: init.batchSize, l2Normalize: init.l2Normalize });
+        const vectors = await embedImageSetAsync(tower, request.data, request.count, shape, { batchSize: init.batchSize, l2Normalize: init.l2Normalize, flipAverage: card.tower.flipAverage });
         port.postMessage({ ok: true, id: request.id, vectors } satisfies EmbedWorkerReply, [vectors.buffer as ArrayBuffer]);
       } catch (error) {
         port.postMessage({ ok: false, id: request.id, error: message(error) } satisfies EmbedWorkerReply);

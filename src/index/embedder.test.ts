@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { pipelineEmbedder, type ChunkRunner, type ModelMeta } from './embedder.js';
 import { openModelEmbedder } from './model-embedder.js';
@@ -79,6 +80,32 @@ describe('openModelEmbedder', () => {
     } finally {
       await inline.close();
       await workers.close();
+    }
+  });
+
+  it("embeds like the card says: with tower.flipAverage an image and its mirror get one vector, in this thread and in workers", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'embedder-flip-'));
+    await writeTinyModel(join(dir, 'flip'), { seed: 5, flipAverage: true });
+    await writeTinyModel(join(dir, 'plain'), { seed: 5 });
+    const images = await Promise.all([7, 8, 9].map((s) => syntheticPng(s)));
+    const mirrored = await Promise.all(images.map((png) => sharp(png).flop().png().toBuffer()));
+    const embedders = await Promise.all([
+      openModelEmbedder(join(dir, 'flip'), { backend: 'wasm' }),
+      openModelEmbedder(join(dir, 'flip'), { backend: 'wasm', workers: 1 }),
+      openModelEmbedder(join(dir, 'plain'), { backend: 'wasm' }),
+    ]);
+    try {
+      const gap = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+      for (const embedder of embedders.slice(0, 2)) {
+        const own = await embedder.embed(images);
+        const ofMirror = await embedder.embed(mirrored);
+        expect(gap(own.vectors, ofMirror.vectors)).toBeLessThan(1e-5);
+      }
+      // Same weights without the flag: the mirror embeds elsewhere (the test images are not symmetric).
+      const plain = embedders[2]!;
+      expect(gap((await plain.embed(images)).vectors, (await plain.embed(mirrored)).vectors)).toBeGreaterThan(1e-3);
+    } finally {
+      await Promise.all(embedders.map((e) => e.close()));
     }
   });
 });

@@ -49,6 +49,8 @@ export interface ModelMeta {
   dim: number;
   metric: Metric;
   l2Normalize: boolean;
+  /** The card's `tower.flipAverage`: embed each image with its mirror. */
+  flipAverage?: boolean;
   preprocess: PreprocessConfig;
 }
 
@@ -155,7 +157,7 @@ export function inProcessRunner(tower: tf.LayersModel, meta: ModelMeta, batchSiz
   const l2Normalize = storesNormalized(meta.metric, meta.l2Normalize);
   return {
     slots: 1,
-    run: (data, count) => embedImageSetAsync(tower, data, count, shape, { batchSize, l2Normalize }),
+    run: (data, count) => embedImageSetAsync(tower, data, count, shape, { batchSize, l2Normalize, flipAverage: meta.flipAverage }),
     async close() {
       /* the tower belongs to the caller */
     },

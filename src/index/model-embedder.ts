@@ -29,6 +29,7 @@ export function metaFromCard(card: ModelCard): ModelMeta {
     dim: card.embeddingSize,
     metric: card.metric,
     l2Normalize: card.tower.l2Normalize,
+    flipAverage: card.tower.flipAverage ?? false,
     preprocess: card.preprocess,
   };
 }

@@ -64,8 +64,11 @@ export async function writeSyntheticGallery(root: string, identities: number, pe
  * @example
  * const card = await writeTinyModel('/tmp/model', { seed: 1 });
  */
-export async function writeTinyModel(dir: string, options: { seed?: number; embeddingSize?: number; metric?: 'l2' | 'cosine'; l2Normalize?: boolean } = {}) {
-  const tower: TowerConfig = { arch: 'conv4', embeddingSize: options.embeddingSize ?? 8, filters: 4, l2Normalize: options.l2Normalize ?? true };
+export async function writeTinyModel(dir: string, options: { seed?: number; embeddingSize?: number; metric?: 'l2' | 'cosine'; l2Normalize?: boolean; flipAverage?: boolean } = {}) {
+  const tower: TowerConfig = {
+    arch: 'conv4', embeddingSize: options.embeddingSize ?? 8, filters: 4, l2Normalize: options.l2Normalize ?? true,
+    ...(options.flipAverage ? { flipAverage: true } : {}),
+  };
   const model = buildTower(tower, TINY_PREPROCESS, options.seed ?? 1);
   try {
     const point = { threshold: 1, far: 0.5, tar: 0.5 };

@@ -114,6 +114,7 @@ export const towerSchema = z
     l2Normalize: z.boolean(),
     head: z.enum(['flatten', 'gap']).optional(),
     dropout: finite.min(0).max(1).optional(),
+    flipAverage: z.boolean().optional(),
   })
   .loose();
 

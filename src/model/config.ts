@@ -72,6 +72,12 @@ export interface TowerConfig {
   head?: 'flatten' | 'gap';
   /** Dropout rate on the features before the projection, active in training only (0 or absent = none). */
   dropout?: number;
+  /**
+   * Embed every image as the mean of its and its left-right mirror's embeddings (outside the saved
+   * model, see src/model/embed.ts): twice the embedding cost, a mirror-invariant embedding. For faces
+   * and products, not characters. Absent = off.
+   */
+  flipAverage?: boolean;
 }
 
 export type LossName =

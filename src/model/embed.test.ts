@@ -64,6 +64,33 @@ describe('embed', () => {
     rawRows.forEach((row, r) => expect(Array.from(l2NormalizeVector(row))).toEqual(unitRows[r].map((v) => expect.closeTo(v, 6))));
     for (const t of [x, raw, unit]) t.dispose();
   });
+
+  it('with flipAverage: an image and its mirror embed alike, as the mean of the two views, without leaking tensors', () => {
+    const x = tf.tensor4d(images, [COUNT, ...SHAPE]);
+    const mirror = tf.reverse(x, 2);
+    const before = tf.memory().numTensors;
+    const averaged = embed(tower, x, true, true);
+    const ofMirror = embed(tower, mirror, true, true);
+    const raw = embed(tower, x, false, true);
+    expect(tf.memory().numTensors).toBe(before + 3);
+    const a = averaged.dataSync() as Float32Array;
+    const m = ofMirror.dataSync() as Float32Array;
+    expect(Math.max(...a.map((v, i) => Math.abs(v - m[i]!)))).toBeLessThan(1e-6);
+    for (const n of rowNorms(a, 6)) expect(n).toBeCloseTo(1, 5);
+    // By hand: normalise each view's embedding, add, normalise.
+    const own = embed(tower, x, true);
+    const mirrored = embed(tower, mirror, true);
+    const byHand = l2NormalizeRows(tf.add(own, mirrored) as tf.Tensor2D);
+    const expected = byHand.dataSync();
+    expect(Math.max(...a.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThan(1e-6);
+    // The images are not mirror-symmetric, so averaging changes the embedding.
+    expect(Math.max(...a.map((v, i) => Math.abs(v - own.dataSync()[i]!)))).toBeGreaterThan(1e-3);
+    // Unnormalised: the plain mean of the two raw outputs.
+    const rawMean = tf.tidy(() => tf.mul(tf.add(embed(tower, x, false), embed(tower, mirror, false)), 0.5).dataSync());
+    const r = raw.dataSync();
+    expect(Math.max(...r.map((v, i) => Math.abs(v - rawMean[i]!)))).toBeLessThan(1e-6);
+    for (const t of [x, mirror, averaged, ofMirror, raw, own, mirrored, byHand]) t.dispose();
+  });
 });
 
 describe('embedImageSet', () => {

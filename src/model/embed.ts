@@ -20,15 +20,26 @@ export function l2NormalizeRows(x: tf.Tensor2D, epsilon = L2_EPSILON): tf.Tensor
 
 /**
  * Embeds a batch of NHWC images (inference mode), optionally L2-normalised. The caller owns the result.
+ * With `flipAverage` each image's embedding is the mean of its own and its left-right mirror's
+ * (each normalised first when `l2Normalize`), so an image and its mirror embed identically — the
+ * model card's `tower.flipAverage`, for faces and products.
  *
  * @example
  * const e = embed(tower, tf.zeros([8, 28, 28, 1]), true); // [8, 64], unit rows
  * e.dispose();
  */
-export function embed(tower: tf.LayersModel, x: tf.Tensor4D, l2Normalize: boolean): tf.Tensor2D {
+export function embed(tower: tf.LayersModel, x: tf.Tensor4D, l2Normalize: boolean, flipAverage = false): tf.Tensor2D {
   return tf.tidy(() => {
-    const out = tower.apply(x, { training: false }) as tf.Tensor2D;
-    return l2Normalize ? l2NormalizeRows(out) : out;
+    if (!flipAverage) {
+      const out = tower.apply(x, { training: false }) as tf.Tensor2D;
+      return l2Normalize ? l2NormalizeRows(out) : out;
+    }
+    // One forward pass over both views (NHWC: axis 2 is the width).
+    const n = x.shape[0];
+    const both = tower.apply(tf.concat([x, tf.reverse(x, 2)], 0), { training: false }) as tf.Tensor2D;
+    const [own, mirrored] = tf.split(both, [n, n], 0) as [tf.Tensor2D, tf.Tensor2D];
+    if (!l2Normalize) return tf.mul(tf.add(own, mirrored), 0.5);
+    return l2NormalizeRows(tf.add(l2NormalizeRows(own), l2NormalizeRows(mirrored)));
   });
 }
 
@@ -36,6 +47,8 @@ export interface EmbedImageSetOptions {
   /** Images per forward pass. Default 64. */
   batchSize?: number;
   l2Normalize: boolean;
+  /** Average each image's embedding with its mirror's (see {@link embed}). */
+  flipAverage?: boolean;
   /** Called after every batch with the number of images embedded so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -71,10 +84,10 @@ function plan(tower: tf.LayersModel, data: Float32Array, count: number, shape: [
 }
 
 /** Embeds images [start, end) and returns the (undisposed) result tensor. */
-function embedBatch(tower: tf.LayersModel, data: Float32Array, p: Plan, start: number, end: number, l2Normalize: boolean): tf.Tensor2D {
+function embedBatch(tower: tf.LayersModel, data: Float32Array, p: Plan, start: number, end: number, options: EmbedImageSetOptions): tf.Tensor2D {
   return tf.tidy(() => {
     const x = tf.tensor4d(data.subarray(start * p.imageSize, end * p.imageSize), [end - start, ...p.shape]);
-    return embed(tower, x, l2Normalize);
+    return embed(tower, x, options.l2Normalize, options.flipAverage);
   });
 }
 
@@ -91,7 +104,7 @@ export function embedImageSet(tower: tf.LayersModel, data: Float32Array, count: 
   const p = plan(tower, data, count, shape, options.batchSize ?? 64);
   for (let start = 0; start < count; start += p.batchSize) {
     const end = Math.min(count, start + p.batchSize);
-    const e = embedBatch(tower, data, p, start, end, options.l2Normalize);
+    const e = embedBatch(tower, data, p, start, end, options);
     try {
       p.out.set(e.dataSync() as Float32Array, start * p.dim);
     } finally {
@@ -113,7 +126,7 @@ export async function embedImageSetAsync(tower: tf.LayersModel, data: Float32Arr
   const p = plan(tower, data, count, shape, options.batchSize ?? 64);
   for (let start = 0; start < count; start += p.batchSize) {
     const end = Math.min(count, start + p.batchSize);
-    const e = embedBatch(tower, data, p, start, end, options.l2Normalize);
+    const e = embedBatch(tower, data, p, start, end, options);
     try {
       p.out.set((await e.data()) as Float32Array, start * p.dim);
     } finally {

@@ -266,7 +266,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   };
 
   const validate = async (): Promise<{ scores: ValidationScores; valLoss: number; vectors: Float32Array; dim: number }> => {
-    const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { l2Normalize: options.tower.l2Normalize, batchSize: 128 });
+    const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { l2Normalize: options.tower.l2Normalize, flipAverage: options.tower.flipAverage, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
     const distances = pairDistances(vectors, dim, val.labels, createRng(options.seed + 11), 200_000);
     // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
