@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelCardError, type ModelCard } from './card.js';
 import { DEFAULT_PREPROCESS, type PreprocessConfig, type TowerConfig } from './config.js';
 import { embed } from './embed.js';
-import { ModelLoadError, loadCheckpoint, loadModel, saveCheckpoint, saveModel, type ModelCardDraft } from './io.js';
+import { ModelLoadError, embeddingRecipeHash, loadCheckpoint, loadModel, saveCheckpoint, saveModel, type ModelCardDraft } from './io.js';
 import { contrastiveLoss, pairDistance } from './losses.js';
 import { buildTower, trainableVariables } from './tower.js';
 
@@ -71,7 +71,7 @@ describe('saveModel / loadModel', () => {
     const weights = await readFile(join(dir, 'weights.bin'));
     const sha = createHash('sha256').update(weights).digest('hex');
     expect(card.weights).toEqual({ file: 'weights.bin', sha256: sha });
-    expect(card.modelId).toBe(`unit-test-${sha.slice(0, 12)}`);
+    expect(card.modelId).toBe(`unit-test-${embeddingRecipeHash(sha, card).slice(0, 12)}`);
     expect(card.parameters).toBe(tower.countParams());
     expect(card.inputShape).toEqual([12, 12, 1]);
     expect(card.embeddingSize).toBe(6);
@@ -90,6 +90,19 @@ describe('saveModel / loadModel', () => {
     expect(embeddingsOf(loaded.tower)).toEqual(embeddingsOf(tower));
     loaded.tower.dispose();
     tower.dispose();
+  });
+
+  it('gives a new model id when only the embedding recipe changes, so an index re-embeds', async () => {
+    const tower = buildTower(TOWER, PRE, 1);
+    const plain = await saveModel(join(root, 'recipe-plain'), tower, draft());
+    const flipped = await saveModel(join(root, 'recipe-flip'), tower, { ...draft(), tower: { ...TOWER, flipAverage: true } });
+    const inverted = await saveModel(join(root, 'recipe-invert'), tower, { ...draft(), preprocess: { ...PRE, invert: !PRE.invert } });
+    tower.dispose();
+    expect(flipped.weights.sha256).toBe(plain.weights.sha256);
+    expect(new Set([plain.modelId, flipped.modelId, inverted.modelId]).size).toBe(3);
+    // Key order is not part of the recipe.
+    const reordered = { metric: plain.metric, tower: Object.fromEntries(Object.entries(plain.tower).reverse()) as typeof plain.tower, preprocess: plain.preprocess };
+    expect(embeddingRecipeHash(plain.weights.sha256, reordered)).toBe(embeddingRecipeHash(plain.weights.sha256, plain));
   });
 
   it('detects a single flipped byte in weights.bin', async () => {

@@ -64,6 +64,26 @@ interface SerialisedTower {
 
 const sha256Of = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/** JSON with object keys sorted at every level, so equal values hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The hash behind a model id: the weights plus everything else that decides what a stored vector is
+ * (preprocessing, the tower's embedding options such as `l2Normalize` and `flipAverage`, the metric).
+ * The index re-embeds a gallery when the model id changes, so two cards with the same weights but
+ * another embedding recipe must not share an id.
+ */
+export function embeddingRecipeHash(weightsSha256: string, card: Pick<ModelCard, 'preprocess' | 'tower' | 'metric'>): string {
+  return createHash('sha256').update(canonicalJson({ weights: weightsSha256, preprocess: card.preprocess, tower: card.tower, metric: card.metric })).digest('hex');
+}
+
 /** Topology and weights of a tower, in memory (the save handler receives what `model.save` would write). */
 async function serialiseTower(tower: tf.LayersModel): Promise<SerialisedTower> {
   let artifacts: tf.io.ModelArtifacts | undefined;
@@ -113,7 +133,7 @@ function checkTowerMatches(tower: tf.LayersModel, card: Pick<ModelCard, 'preproc
  * @returns the complete card as written
  * @example
  * const card = await saveModel('models/omniglot', tower, { name: 'omniglot', preprocess, tower: towerConfig, metric: 'l2', loss: { name: 'npair', scale: 25 }, thresholds, validation, training });
- * card.modelId; // 'omniglot-3f2a9c0d1e4b'
+ * card.modelId; // 'omniglot-3f2a9c0d1e4b': the name and a hash of the weights and embedding recipe
  */
 export async function saveModel(dir: string, tower: tf.LayersModel, draft: ModelCardDraft): Promise<ModelCard> {
   const { name, createdAt, inputShape, embeddingSize, parameters, ...rest } = draft;
@@ -129,7 +149,7 @@ export async function saveModel(dir: string, tower: tf.LayersModel, draft: Model
   const serialised = await serialiseTower(tower);
   const card = parseModelCard({
     format: MODEL_CARD_FORMAT,
-    modelId: `${name}-${serialised.sha256.slice(0, 12)}`,
+    modelId: `${name}-${embeddingRecipeHash(serialised.sha256, draft).slice(0, 12)}`,
     createdAt: createdAt ?? new Date().toISOString(),
     ...rest,
     ...derived,
