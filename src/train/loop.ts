@@ -353,8 +353,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     await source.close();
   }
 
-  // The best epoch's weights are the model (or, with keep 'last', the final ones); calibrate them on the held-out identities.
-  // With keep 'average' and no epoch in the window (stopped early), the final weights stand in.
+  // The kept weights become the model: the best epoch's, the final ones, or the average (when the run
+  // stopped before the averaging window, the final weights stand in). Calibrate them on the held-out identities.
   if (averaging && !average) log(`warning: the run stopped before the weight average started (at ${averageFrom} of the run); keeping the final weights`);
   const keep = options.keep ?? 'best'; // checkpoints written before the option existed lack it
   const keptWeights = keep === 'average' && average ? average.weights : keep === 'best' ? bestWeights : readWeights(trainable);
