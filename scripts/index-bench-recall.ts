@@ -24,7 +24,6 @@ import { MODEL_CARD_FILE } from '../src/model/io.js';
 import { startWorkerRunner } from '../src/index/embed-workers.js';
 import { inProcessRunner } from '../src/index/embedder.js';
 import { sha256Bytes } from '../src/index/checksums.js';
-import { storesNormalized } from '../src/index/distance.js';
 import { exactSearch, recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw } from '../src/index/hnsw.js';
 import { metaFromCard } from '../src/index/model-embedder.js';
@@ -87,9 +86,8 @@ export async function embedFashionMnist(modelDir: string, limit: number, workers
     return { vectors: new Float32Array(cached.buffer, cached.byteOffset, cached.byteLength / 4), dim: card.embeddingSize, modelId: card.modelId, embed: null };
   }
   const { images, count } = await fashionMnist(limit);
-  const l2Normalize = storesNormalized(meta.metric, meta.l2Normalize);
   let runner;
-  if (workers > 0) runner = await startWorkerRunner({ modelDir, batchSize: 128, l2Normalize }, workers);
+  if (workers > 0) runner = await startWorkerRunner({ modelDir, batchSize: 128 }, workers);
   else {
     const { initBackend } = await import('../src/model/backend.js');
     const { loadModel } = await import('../src/model/io.js');

@@ -13,7 +13,6 @@ import sharp from 'sharp';
 import { initBackend } from '../model/backend.js';
 import { parseModelCard, type ModelCard } from '../model/card.js';
 import { loadModel, MODEL_CARD_FILE } from '../model/io.js';
-import { storesNormalized } from '../index/distance.js';
 import { startWorkerRunner } from '../index/embed-workers.js';
 import { inProcessRunner, pipelineEmbedder, type ChunkRunner, type Embedder } from '../index/embedder.js';
 import { isIndexError } from '../index/errors.js';
@@ -79,12 +78,11 @@ async function loadLocalRunner(config: ApiConfig, card: ModelCard, log: Logger):
 }
 
 async function startRunner(config: ApiConfig, card: ModelCard, log: Logger): Promise<StartedRunner> {
-  const l2Normalize = storesNormalized(card.metric, card.tower.l2Normalize);
   if (config.embedWorkers === 0) {
     const { runner, tower } = await loadLocalRunner(config, card, log);
     return { runner, dispose: () => tower.dispose() };
   }
-  const workers = startWorkerRunner({ modelDir: config.modelDir, batchSize: config.embedBatch, l2Normalize }, config.embedWorkers);
+  const workers = startWorkerRunner({ modelDir: config.modelDir, batchSize: config.embedBatch }, config.embedWorkers);
   workers.catch(() => undefined); // handled by the hand-off
   // Each worker boots its own tfjs (~1 s); meanwhile this thread serves with its own copy of the
   // model, so the first search does not wait for the workers (cold start 2.2 -> ~1.8 s measured).

@@ -10,6 +10,7 @@
  *   ranking by cosine, so one hnswlib space serves both metrics.
  */
 import type { Metric } from '../model/config.js';
+import type { EmbedImageSetOptions } from '../model/embed.js';
 
 /** hnswlib space every snapshot uses. */
 export const HNSW_SPACE = 'l2' as const;
@@ -30,6 +31,18 @@ export function distanceFromRaw(metric: Metric, raw: number): number {
 /** Whether stored vectors must be L2-normalised: always for cosine, else as the model card says. */
 export function storesNormalized(metric: Metric, l2Normalize: boolean): boolean {
   return metric === 'cosine' || l2Normalize;
+}
+
+/**
+ * How a model's vectors are embedded, from what its card says: normalised when they are stored
+ * normalised (see `storesNormalized`), with the mirror when `flipAverage`. Every runner, in this
+ * thread or in a worker, embeds with these.
+ *
+ * @example
+ * embedImageSetAsync(tower, data, count, shape, { batchSize: 64, ...embedOptionsFor(meta) });
+ */
+export function embedOptionsFor(meta: { metric: Metric; l2Normalize: boolean; flipAverage?: boolean }): Pick<EmbedImageSetOptions, 'l2Normalize' | 'flipAverage'> {
+  return { l2Normalize: storesNormalized(meta.metric, meta.l2Normalize), flipAverage: meta.flipAverage ?? false };
 }
 
 /**

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../model/backend.js';
 import { embedImageSetAsync } from '../model/embed.js';
 import { loadModel } from '../model/io.js';
+import { embedOptionsFor } from './distance.js';
 import { tsWorkerData } from '../util/worker.js';
 import type { EmbedWorkerInit, EmbedWorkerReply, EmbedWorkerRequest } from './embed-workers.js';
 
@@ -19,12 +20,13 @@ async function main(): Promise<void> {
   await initBackend({ preference: init.backend, log: () => {} });
   const { tower, card } = await loadModel(init.modelDir);
   const shape: [number, number, number] = [card.preprocess.height, card.preprocess.width, card.preprocess.channels];
+  const options = embedOptionsFor({ metric: card.metric, l2Normalize: card.tower.l2Normalize, flipAverage: card.tower.flipAverage });
   // Requests are handled one at a time: each awaits the previous (tfjs has one engine per thread).
   let queue = Promise.resolve();
   port.on('message', (request: EmbedWorkerRequest) => {
     queue = queue.then(async () => {
       try {
-        const vectors = await embedImageSetAsync(tower, request.data, request.count, shape, { batchSize: init.batchSize, l2Normalize: init.l2Normalize, flipAverage: card.tower.flipAverage });
+        const vectors = await embedImageSetAsync(tower, request.data, request.count, shape, { batchSize: init.batchSize, ...options });
         port.postMessage({ ok: true, id: request.id, vectors } satisfies EmbedWorkerReply, [vectors.buffer as ArrayBuffer]);
       } catch (error) {
         port.postMessage({ ok: false, id: request.id, error: message(error) } satisfies EmbedWorkerReply);

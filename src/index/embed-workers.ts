@@ -12,8 +12,6 @@ export interface EmbedWorkerInit {
   modelDir: string;
   backend?: BackendPreference;
   batchSize: number;
-  /** L2-normalise outputs. */
-  l2Normalize: boolean;
 }
 
 export type EmbedWorkerRequest = { id: number; data: Float32Array; count: number };
@@ -31,7 +29,7 @@ interface PoolWorker {
  * Starts `count` embedding workers and resolves once every one has loaded the model.
  *
  * @example
- * const runner = await startWorkerRunner({ modelDir: 'models/omniglot', batchSize: 64, l2Normalize: true }, 2);
+ * const runner = await startWorkerRunner({ modelDir: 'models/omniglot', batchSize: 64 }, 2);
  * const vectors = await runner.run(images, 256);
  * await runner.close();
  */

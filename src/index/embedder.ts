@@ -10,7 +10,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { Metric, PreprocessConfig } from '../model/config.js';
 import { embedImageSetAsync } from '../model/embed.js';
 import { preprocessImage } from '../data/preprocess.js';
-import { storesNormalized } from './distance.js';
+import { embedOptionsFor, storesNormalized } from './distance.js';
 
 /** A file path or the image bytes. */
 export type EmbedInput = string | Uint8Array;
@@ -154,10 +154,10 @@ export function pipelineEmbedder(meta: ModelMeta, runner: ChunkRunner, options: 
  */
 export function inProcessRunner(tower: tf.LayersModel, meta: ModelMeta, batchSize = 64): ChunkRunner {
   const shape: [number, number, number] = [meta.preprocess.height, meta.preprocess.width, meta.preprocess.channels];
-  const l2Normalize = storesNormalized(meta.metric, meta.l2Normalize);
+  const options = embedOptionsFor(meta);
   return {
     slots: 1,
-    run: (data, count) => embedImageSetAsync(tower, data, count, shape, { batchSize, l2Normalize, flipAverage: meta.flipAverage }),
+    run: (data, count) => embedImageSetAsync(tower, data, count, shape, { batchSize, ...options }),
     async close() {
       /* the tower belongs to the caller */
     },

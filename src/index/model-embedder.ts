@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { initBackend, type BackendPreference } from '../model/backend.js';
 import { parseModelCard, type ModelCard } from '../model/card.js';
 import { loadModel, MODEL_CARD_FILE } from '../model/io.js';
-import { storesNormalized } from './distance.js';
 import { startWorkerRunner } from './embed-workers.js';
 import { inProcessRunner, pipelineEmbedder, type Embedder, type ModelMeta } from './embedder.js';
 
@@ -47,7 +46,7 @@ export async function openModelEmbedder(modelDir: string, options: ModelEmbedder
     const card = parseModelCard(await readFile(join(modelDir, MODEL_CARD_FILE), 'utf8'));
     const meta = metaFromCard(card);
     const runner = await startWorkerRunner(
-      { modelDir, backend: options.backend, batchSize, l2Normalize: storesNormalized(meta.metric, meta.l2Normalize) },
+      { modelDir, backend: options.backend, batchSize },
       workers,
     );
     return pipelineEmbedder(meta, runner, { chunkSize: options.chunkSize });
