@@ -7,7 +7,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { loadImages, readGallery } from '../data/gallery.js';
 import { createRng } from '../data/rng.js';
 import { selectIdentities } from '../data/select.js';
-import { IDENTITY_AFFINE } from '../data/augment.js';
+import { IDENTITY_AFFINE, type Affine } from '../data/augment.js';
 import { embedWithViews, flipViews, mirrorShiftViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
 import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type Roc } from '../train/metrics.js';
@@ -95,6 +95,14 @@ function identityPairs(distances: PairDistances): IdentityPairs {
   return pairs;
 }
 
+/** The views each `--tta` choice averages over, for an image of width x height. */
+const TTA_VIEWS: Record<NonNullable<VerifyOptions['tta']>, (width: number, height: number) => Affine[]> = {
+  none: () => [IDENTITY_AFFINE],
+  flip: () => flipViews(),
+  shift: shiftViews,
+  mirror: mirrorShiftViews,
+};
+
 /**
  * @example
  * const result = await evaluateVerification(tower, card, '../shared/datasets/att-faces-test');
@@ -104,7 +112,7 @@ export async function evaluateVerification(tower: tf.LayersModel, card: ModelCar
   const gallery = selectIdentities(await readGallery(dataDir), { include: options.include, exclude: options.exclude });
   const set = await loadImages(gallery, card.preprocess, { onProgress: options.onProgress });
   const [h, w] = set.shape;
-  const views = options.tta === 'mirror' ? mirrorShiftViews(w, h) : options.tta === 'shift' ? shiftViews(w, h) : options.tta === 'flip' ? flipViews() : [IDENTITY_AFFINE];
+  const views = TTA_VIEWS[options.tta ?? 'none'](w, h);
   const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower, views);
   const { scores, roc } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
   const atModel = ratesAtThreshold(roc, card.thresholds.default);
