@@ -141,17 +141,41 @@ describe('graceful shutdown', () => {
       await fx.cleanup();
     }
   });
-  it('answers a request that arrived on an idle keep-alive connection while the event loop was blocked', async () => {
-    // The grace timer can fire before the poll phase reads a request that arrived while the loop was
-    // busy; shutdown must look at the sockets once more before it decides that a connection is idle.
+  /**
+   * A server on a small fixture (grace 200 ms) and a raw client in another process running `script`
+   * (given the server's port and a marker-file path), whose stdout lines are JSON results. `drive` blocks
+   * and shuts down the server; the results come back once the client has exited.
+   */
+  async function blockedShutdown(script: (port: string, marker: string) => string, drive: (server: NodeAdapter, marker: string, stdout: () => string) => Promise<void>): Promise<unknown[]> {
     const fx = await createFixture({ identities: 2, perIdentity: 2 });
     try {
       const server = await startNodeAdapter({ configPath: await writeConfig(fx, { keys: true, vars: { EMBED_WORKERS: '0' } }), port: 0, overrides: {}, idleGraceMs: 200, log: silentLogger });
-      const { port } = new URL(server.url);
-      const sent = join(fx.dir, 'second-request-sent');
-      // A raw keep-alive client in another process: one request, then (after "ready") a second on the
-      // same socket 150 ms later; it creates `sent` once the second request is written.
-      const client = spawn(process.execPath, ['-e', `
+      const marker = join(fx.dir, 'client-marker');
+      const client = spawn(process.execPath, ['-e', script(new URL(server.url).port, marker)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      client.stdout.on('data', (c: Buffer) => (output += c.toString()));
+      const exited = new Promise<void>((r) => client.on('exit', () => r()));
+      await drive(server, marker, () => output);
+      await exited;
+      return output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as unknown);
+    } finally {
+      await fx.cleanup();
+    }
+  }
+
+  /** Busy-waits (the event loop stays blocked) until `file` exists, for at most 10 s. */
+  function blockUntilExists(file: string): void {
+    const giveUp = performance.now() + 10_000;
+    while (!existsSync(file) && performance.now() < giveUp);
+  }
+
+  it('answers a request that arrived on an idle keep-alive connection while the event loop was blocked', async () => {
+    // The grace timer can fire before the poll phase reads a request that arrived while the loop was
+    // busy; shutdown must look at the sockets once more before it decides that a connection is idle.
+    // A raw keep-alive client: one request, then (after "ready") a second on the same socket 150 ms
+    // later; it creates the marker once the second request is written.
+    const results = await blockedShutdown(
+      (port, marker) => `
         const socket = require('node:net').connect(${port}, '127.0.0.1');
         const get = 'GET /healthz HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n';
         let data = '';
@@ -162,44 +186,35 @@ describe('graceful shutdown', () => {
             second = true;
             data = '';
             process.stdout.write('ready\\n');
-            setTimeout(() => socket.write(get, () => require('node:fs').writeFileSync(${JSON.stringify(sent)}, '')), 150);
+            setTimeout(() => socket.write(get, () => require('node:fs').writeFileSync(${JSON.stringify(marker)}, '')), 150);
           }
         });
         socket.on('error', (e) => { console.log(JSON.stringify({ error: e.code })); process.exit(0); });
         socket.on('close', () => { console.log(JSON.stringify({ status: /^HTTP\\/1.1 (\\d+)/.exec(data)?.[1] ?? null })); process.exit(0); });
         socket.write(get);
-      `], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let output = '';
-      const ready = new Promise<void>((r) => client.stdout.on('data', (c: Buffer) => { output += c.toString(); if (output.includes('ready')) r(); }));
-      const exited = new Promise<void>((r) => client.on('exit', () => r()));
-      await ready;
-      const closed = server.close();
-      // Block the loop until the second request has been sent, and on past the grace period: it waits unread.
-      const giveUp = performance.now() + 10_000;
-      while (!existsSync(sent) && performance.now() < giveUp);
-      const until = performance.now() + 300;
-      while (performance.now() < until);
-      await closed;
-      await exited;
-      expect(JSON.parse(output.split('\n').filter(Boolean).at(-1)!)).toEqual({ status: '200' });
-    } finally {
-      await fx.cleanup();
-    }
+      `,
+      async (server, marker, stdout) => {
+        while (!stdout().includes('ready')) await new Promise((r) => setTimeout(r, 5));
+        const closed = server.close();
+        // Block the loop until the second request has been sent, and on past the grace period: it waits unread.
+        blockUntilExists(marker);
+        const until = performance.now() + 300;
+        while (performance.now() < until);
+        await closed;
+      },
+    );
+    expect(results.at(-1)).toEqual({ status: '200' });
   });
 
   it('answers every connection still waiting in the listen backlog when shutdown began', async () => {
     // With the loop blocked, new connections and their requests wait in the kernel's accept backlog, and
     // Node accepts one connection per loop iteration. Closing the listener before the backlog is
     // empty resets the rest, requests fully sent included.
-    const fx = await createFixture({ identities: 2, perIdentity: 2 });
-    try {
-      const server = await startNodeAdapter({ configPath: await writeConfig(fx, { keys: true, vars: { EMBED_WORKERS: '0' } }), port: 0, overrides: {}, idleGraceMs: 200, log: silentLogger });
-      const { port } = new URL(server.url);
-      const sent = join(fx.dir, 'requests-sent');
-      const connections = 8;
-      const client = spawn(process.execPath, ['-e', `
+    const connections = 8;
+    const results = await blockedShutdown(
+      (port, marker) => `
         const fs = require('node:fs');
-        while (!fs.existsSync(${JSON.stringify(sent + '.go')}));
+        while (!fs.existsSync(${JSON.stringify(marker + '.go')}));
         let written = 0;
         let closed = 0;
         for (let i = 0; i < ${connections}; i++) {
@@ -209,24 +224,18 @@ describe('graceful shutdown', () => {
           socket.on('data', (c) => { data += c; });
           socket.on('error', (e) => { report({ error: e.code }); socket.destroy(); });
           socket.on('close', () => { if (!socket.errored) report({ status: /^HTTP\\/1.1 (\\d+)/.exec(data)?.[1] ?? null }); });
-          socket.write('GET /healthz HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n', () => { if (++written === ${connections}) fs.writeFileSync(${JSON.stringify(sent)}, ''); });
+          socket.write('GET /healthz HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n', () => { if (++written === ${connections}) fs.writeFileSync(${JSON.stringify(marker)}, ''); });
         }
-      `], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let output = '';
-      client.stdout.on('data', (c: Buffer) => (output += c.toString()));
-      const exited = new Promise<void>((r) => client.on('exit', () => r()));
-      // Block the loop from before the client connects until every request is written, then shut down
-      // in the same tick: the connections are all still in the backlog.
-      writeFileSync(sent + '.go', '');
-      const giveUp = performance.now() + 10_000;
-      while (!existsSync(sent) && performance.now() < giveUp);
-      await server.close();
-      await exited;
-      const results = output.split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown);
-      expect(results).toEqual(Array.from({ length: connections }, () => ({ status: '200' })));
-    } finally {
-      await fx.cleanup();
-    }
+      `,
+      async (server, marker) => {
+        // Block the loop from before the client connects until every request is written, then shut down
+        // in the same tick: the connections are all still in the backlog.
+        writeFileSync(marker + '.go', '');
+        blockUntilExists(marker);
+        await server.close();
+      },
+    );
+    expect(results).toEqual(Array.from({ length: connections }, () => ({ status: '200' })));
   });
 });
 
