@@ -43,6 +43,13 @@ describe('npm run train flags', () => {
     expect(parse(['--photometric', '0.1,0.2,0.3']).augment!.photometric).not.toHaveProperty('shading');
   });
 
+  it('--erase adds random erasing, with the paper\'s ranges unless an area range is given', () => {
+    expect(parse(['--erase', '0.5'])).toMatchObject({ augment: { probability: 0, flipProbability: 0, erase: { probability: 0.5, area: [0.02, 0.4] } } });
+    expect(parse(['--augment', '--erase', '0.25,0.05,0.2']).augment).toMatchObject({ erase: { probability: 0.25, area: [0.05, 0.2] } });
+    expect(parse(['--augment']).augment).not.toHaveProperty('erase');
+    for (const bad of ['1.5', '0.5,0.2', '0.5,0.3,0.1', '0.5,0,0.2']) expect(() => parse(['--erase', bad]), bad).toThrow(/P or P,MIN,MAX/);
+  });
+
   it('--head, --dropout and --weight-decay reach the tower and the options; defaults leave the tower as it was', () => {
     const o = parse(['--head', 'gap', '--dropout', '0.25', '--weight-decay', '0.5']);
     expect(o.tower).toMatchObject({ head: 'gap', dropout: 0.25 });

@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CropRegion, LossName, TowerArch } from '../model/config.js';
 import { parseBackendPreference } from '../model/backend.js';
-import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges, type PhotometricRanges } from '../data/augment.js';
+import { ERASE_DEFAULTS, KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges, type EraseRanges, type PhotometricRanges } from '../data/augment.js';
 import { COSFACE_DEFAULTS, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
 import { parseCrop, parseFarList, parseFraction, parseInteger, parseNonNegative, parseNumber, parseNumberList, parsePositiveInteger, parseSize, parseUnitInterval, progressBar, say } from './common.js';
@@ -56,6 +56,7 @@ export function trainCommand(): Command {
     .option('--aug-isotropic', 'with --augment: zoom (one scale factor for x and y) instead of independent x / y scales', false)
     .option('--aug-probability <p>', 'with --augment: probability each distortion component is applied (overrides the preset)', parseUnitInterval)
     .option('--photometric <b,c,g[,s]>', 'random lighting: brightness offset (fraction of the range), contrast change, gamma change[, side-shading ramp], e.g. 0.1,0.2,0.3 or 0.1,0.2,0.3,0.4', parsePhotometric)
+    .option('--erase <p[,min,max]>', 'random erasing: probability an image gets a rectangle of noise[, its area range as fractions of the image], e.g. 0.5 or 0.5,0.02,0.2', parseErase)
     .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
     .option('--groups-per-batch <n>', 'draw each batch from this many parent folders (harder negatives; 0 = off)', parseInteger, d.groupsPerBatch)
     .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
@@ -84,11 +85,20 @@ function parsePhotometric(value: string): PhotometricRanges {
   return { brightness: parts[0]!, contrast: parts[1]!, gamma: parts[2]!, ...(parts[3] ? { shading: parts[3] } : {}) };
 }
 
+/** "0.5" or "0.5,0.02,0.2" → random-erasing ranges (the paper's area 0.02-0.4 and aspect 0.3-3.3 unless given). */
+function parseErase(value: string): EraseRanges {
+  const parts = parseNumberList(value);
+  const [probability, min, max] = parts;
+  const valid = (parts.length === 1 || parts.length === 3) && probability! >= 0 && probability! <= 1 && (min === undefined || (min > 0 && min <= max! && max! <= 1));
+  if (!valid) throw new InvalidArgumentError(`"${value}" must be P or P,MIN,MAX with P in [0, 1] and 0 < MIN <= MAX <= 1`);
+  return { ...ERASE_DEFAULTS, probability: probability!, ...(min === undefined ? {} : { area: [min, max!] as [number, number] }) };
+}
+
 /** Overrides of the preset's affine ranges (`--aug-rotation` etc.). */
 export type AffineOverrides = Partial<Pick<AffineRanges, 'rotationDeg' | 'scale' | 'shift' | 'shear' | 'probability' | 'isotropic'>>;
 
 /**
- * The augmentation of `--augment [koch|strong]`, `--flip`, the `--aug-*` overrides and `--photometric`;
+ * The augmentation of `--augment [koch|strong]`, `--flip`, the `--aug-*` overrides, `--photometric` and `--erase`;
  * null when none of them is given. Without `--augment` there are no affine distortions (overrides included).
  */
 export function affineRanges(
@@ -96,14 +106,16 @@ export function affineRanges(
   flip: boolean,
   overrides: AffineOverrides = {},
   photometric?: PhotometricRanges,
+  erase?: EraseRanges,
 ): AffineRanges | null {
-  if (!strength && !flip && !photometric) return null;
+  if (!strength && !flip && !photometric && !erase) return null;
   const ranges = { ...(strength === 'strong' ? STRONG_AFFINE_RANGES : KOCH_AFFINE_RANGES), ...(strength ? overrides : {}) };
   return {
     ...ranges,
     probability: strength ? ranges.probability : 0,
     flipProbability: flip ? 0.5 : 0,
     ...(photometric ? { photometric } : {}),
+    ...(erase ? { erase } : {}),
   };
 }
 
@@ -151,6 +163,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
         Object.entries({ rotationDeg: f.augRotation, scale: f.augScale, shift: f.augShift, shear: f.augShear, probability: f.augProbability, isotropic: f.augIsotropic ? true : undefined }).filter(([, v]) => v !== undefined),
       ) as AffineOverrides,
       f.photometric as PhotometricRanges | undefined,
+      f.erase as EraseRanges | undefined,
     ),
     rotateIdentities: !!f.rotateIdentities,
     groupsPerBatch: f.groupsPerBatch as number,

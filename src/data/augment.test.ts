@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IDENTITY_AFFINE, KOCH_AFFINE_RANGES, addShading, adjustPhotometric, randomAffine, randomPhotometric, rotate90, warpAffine, type Affine } from './augment.js';
+import { ERASE_DEFAULTS, IDENTITY_AFFINE, KOCH_AFFINE_RANGES, addShading, adjustPhotometric, eraseRect, randomAffine, randomEraseRect, randomPhotometric, rotate90, warpAffine, type Affine, type EraseRanges } from './augment.js';
 import { createRng } from './rng.js';
 
 /** A w x h x c image whose every value is distinct. */
@@ -220,5 +220,68 @@ describe('side shading', () => {
     expect(plain).not.toHaveProperty('shading');
     expect({ ...shaded, shading: undefined }).toEqual({ ...plain, shading: undefined });
     expect(shaded.shading!.strength).toBeLessThanOrEqual(0.5);
+  });
+});
+
+describe('random erasing', () => {
+  const ranges: EraseRanges = { probability: 1, ...ERASE_DEFAULTS };
+
+  it('erases with the given probability, always drawing the same number of values', () => {
+    const rng = createRng(5);
+    const erased = Array.from({ length: 1000 }, () => randomEraseRect(rng, { ...ranges, probability: 0.3 }, 48, 56)).filter(Boolean).length;
+    expect(erased).toBeGreaterThan(240);
+    expect(erased).toBeLessThan(360);
+    // Erased or not, the stream moves on by the same amount.
+    const a = createRng(9);
+    const b = createRng(9);
+    randomEraseRect(a, { ...ranges, probability: 0 }, 48, 56);
+    randomEraseRect(b, ranges, 48, 56);
+    expect(a.next()).toBe(b.next());
+    expect(randomEraseRect(createRng(1), { ...ranges, probability: 0 }, 48, 56)).toBeNull();
+  });
+
+  it('draws rectangles inside the image with the asked area and aspect', () => {
+    const rng = createRng(2);
+    for (let k = 0; k < 500; k++) {
+      const r = randomEraseRect(rng, { probability: 1, area: [0.1, 0.2], aspect: [0.5, 2] }, 40, 30)!;
+      expect(r.left).toBeGreaterThanOrEqual(0);
+      expect(r.top).toBeGreaterThanOrEqual(0);
+      expect(r.left + r.width).toBeLessThanOrEqual(40);
+      expect(r.top + r.height).toBeLessThanOrEqual(30);
+      // Rounding to whole pixels moves the area a little.
+      expect(r.width * r.height).toBeGreaterThan(0.08 * 1200);
+      expect(r.width * r.height).toBeLessThan(0.23 * 1200);
+      expect(r.height / r.width).toBeGreaterThan(0.4);
+      expect(r.height / r.width).toBeLessThan(2.5);
+    }
+  });
+
+  it('clips a rectangle larger than the image', () => {
+    const r = randomEraseRect(createRng(3), { probability: 1, area: [1, 1], aspect: [4, 4] }, 20, 10)!;
+    expect(r).toMatchObject({ top: 0, height: 10 });
+    expect(r.left + r.width).toBeLessThanOrEqual(20);
+  });
+
+  it('replaces only the rectangle, with noise inside the image range, on every channel', () => {
+    const src = ramp(6, 5, 2);
+    const rect = { left: 1, top: 2, width: 3, height: 2 };
+    const out = eraseRect(src, 6, 5, 2, rect, createRng(4));
+    let changed = 0;
+    for (let y = 0; y < 5; y++) {
+      for (let x = 0; x < 6; x++) {
+        const inside = x >= 1 && x < 4 && y >= 2 && y < 4;
+        for (let c = 0; c < 2; c++) {
+          const i = (y * 6 + x) * 2 + c;
+          if (!inside) expect(out[i]).toBe(src[i]);
+          else {
+            expect(out[i]).toBeGreaterThanOrEqual(src[0]!);
+            expect(out[i]).toBeLessThanOrEqual(src[src.length - 1]!);
+            if (out[i] !== src[i]) changed++;
+          }
+        }
+      }
+    }
+    expect(changed).toBe(3 * 2 * 2);
+    expect(src).toEqual(ramp(6, 5, 2)); // the input is untouched
   });
 });

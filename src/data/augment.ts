@@ -55,6 +55,8 @@ export interface AffineRanges {
   isotropic?: boolean;
   /** Random lighting changes applied after the warp (photographs); absent = none. */
   photometric?: PhotometricRanges;
+  /** Random erasing applied last (occlusions: glasses, hands, labels); absent = none. */
+  erase?: EraseRanges;
 }
 
 /**
@@ -73,6 +75,75 @@ export interface PhotometricRanges {
    * image's value range (light from one side). Absent or 0 = none.
    */
   shading?: number;
+}
+
+/**
+ * Random erasing (Zhong, Zheng, Kang, Li & Yang 2020): with some probability, one rectangle of the
+ * image is replaced by noise, so the tower cannot rely on any one region and copes with occlusions.
+ * The paper's defaults are probability 0.5, area 0.02-0.4 of the image, aspect ratio 0.3-3.3.
+ */
+export interface EraseRanges {
+  /** Probability that an image gets a rectangle erased. */
+  probability: number;
+  /** Area of the rectangle as a fraction of the image, drawn uniformly in [min, max]. */
+  area: [number, number];
+  /** Height / width of the rectangle, drawn log-uniformly in [min, max]. */
+  aspect: [number, number];
+}
+
+/** The paper's ranges, for `--erase P` without an area. */
+export const ERASE_DEFAULTS: Readonly<Omit<EraseRanges, 'probability'>> = Object.freeze({
+  area: [0.02, 0.4] as [number, number],
+  aspect: [0.3, 1 / 0.3] as [number, number],
+});
+
+/** A rectangle in pixels: columns [left, left + width), rows [top, top + height). */
+export interface PixelRect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Draws the rectangle to erase from a `width` x `height` image, or null (not erased this time).
+ * Always four draws, so streams stay aligned whether or not an image is erased; a rectangle that
+ * would not fit is clipped to the image.
+ *
+ * @example
+ * const rect = randomEraseRect(rng, { probability: 0.5, ...ERASE_DEFAULTS }, 48, 56);
+ * if (rect) image = eraseRect(image, 48, 56, 1, rect, rng);
+ */
+export function randomEraseRect(rng: Rng, ranges: EraseRanges, width: number, height: number): PixelRect | null {
+  const apply = rng.next() < ranges.probability;
+  const area = rng.uniform(ranges.area[0], ranges.area[1]) * width * height;
+  const aspect = Math.exp(rng.uniform(Math.log(ranges.aspect[0]), Math.log(ranges.aspect[1])));
+  const place = rng.next();
+  if (!apply) return null;
+  const w = Math.max(1, Math.min(width, Math.round(Math.sqrt(area / aspect))));
+  const h = Math.max(1, Math.min(height, Math.round(Math.sqrt(area * aspect))));
+  // One draw picks one of the (width - w + 1) x (height - h + 1) positions.
+  const cell = Math.floor(place * (width - w + 1) * (height - h + 1));
+  return { left: cell % (width - w + 1), top: Math.floor(cell / (width - w + 1)), width: w, height: h };
+}
+
+/**
+ * Replaces `rect` of an HWC float image with noise drawn uniformly between the image's own minimum
+ * and maximum (any normalisation), as the paper's best variant does.
+ *
+ * @example
+ * eraseRect(image, 48, 56, 1, { left: 10, top: 20, width: 12, height: 8 }, createRng(1));
+ */
+export function eraseRect(src: Float32Array, width: number, height: number, channels: number, rect: PixelRect, rng: Rng): Float32Array {
+  checkImage(src, width, height, channels);
+  const { lo, hi } = valueRange(src);
+  const out = src.slice();
+  for (let y = rect.top; y < Math.min(height, rect.top + rect.height); y++) {
+    for (let x = rect.left; x < Math.min(width, rect.left + rect.width); x++) {
+      for (let c = 0; c < channels; c++) out[(y * width + x) * channels + c] = rng.uniform(lo, hi);
+    }
+  }
+  return out;
 }
 
 /** One draw of `randomPhotometric`. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.js';
-import { buildClassPool, planBatch } from './batch.js';
+import { KOCH_AFFINE_RANGES, type AffineRanges } from '../data/augment.js';
+import { buildClassPool, materialiseBatch, planBatch, type BatchPlan } from './batch.js';
 
 // Identities 0..4 with 3 images each; identity 1 is held out, so the pool's classes are 0, 2, 3, 4.
 const labels = Int32Array.from({ length: 15 }, (_, i) => Math.floor(i / 3));
@@ -41,5 +42,25 @@ describe('planBatch', () => {
     for (let i = 0; i < n; i++) {
       expect(plan.same![i] === 1).toBe(labels[plan.refs[i]!] === labels[plan.refs[n + i]!]);
     }
+  });
+});
+
+describe('materialiseBatch', () => {
+  const shape = [6, 5, 1] as const;
+  const images = Float32Array.from({ length: 3 * 30 }, (_, i) => (i % 30) / 30 + Math.floor(i / 30));
+  const plan: BatchPlan = { loss: 'cosface', refs: Int32Array.of(0, 1, 2, 1), classes: Int32Array.of(0, 1, 2, 1), augmentSeed: 11 };
+  // No distortion and no mirror, so any change is the erasing's.
+  const still: AffineRanges = { ...KOCH_AFFINE_RANGES, probability: 0, flipProbability: 0 };
+  const source = Float32Array.from([0, 1, 2, 1].flatMap((k) => Array.from(images.subarray(k * 30, (k + 1) * 30))));
+
+  it('random erasing replaces one rectangle of each image and nothing else', () => {
+    expect(materialiseBatch(images, shape, plan, 1, still)).toEqual(source);
+    const erased = materialiseBatch(images, shape, plan, 1, { ...still, erase: { probability: 1, area: [0.2, 0.2], aspect: [1.5, 1.5] } });
+    for (let k = 0; k < 4; k++) {
+      let changed = 0;
+      for (let p = k * 30; p < (k + 1) * 30; p++) if (erased[p] !== source[p]) changed++;
+      expect(changed).toBe(6); // 20% of 30 pixels: a 2 x 3 rectangle
+    }
+    expect(materialiseBatch(images, shape, plan, 1, { ...still, erase: { probability: 0, area: [0.2, 0.2], aspect: [1, 1] } })).toEqual(source);
   });
 });

@@ -10,7 +10,7 @@
 import type { Rng } from '../data/rng.js';
 import { createRng } from '../data/rng.js';
 import { samplePairs, samplePK, sampleNPair } from '../data/pairs.js';
-import { addShading, adjustPhotometric, rotate90, randomAffine, randomPhotometric, warpAffine, type AffineRanges } from '../data/augment.js';
+import { addShading, adjustPhotometric, eraseRect, randomEraseRect, rotate90, randomAffine, randomPhotometric, warpAffine, type AffineRanges } from '../data/augment.js';
 import type { LossName } from '../model/config.js';
 
 /** The images of a training or validation split, grouped for sampling. */
@@ -156,6 +156,11 @@ export function materialiseBatch(
       const lighting = randomPhotometric(rng, augment.photometric);
       pixels = adjustPhotometric(pixels, lighting);
       if (lighting.shading) pixels = addShading(pixels, w, h, c, lighting.shading);
+    }
+    // Last, and drawn only when enabled, for the same reason.
+    if (augment?.erase) {
+      const rect = randomEraseRect(rng, augment.erase, w, h);
+      if (rect) pixels = eraseRect(pixels, w, h, c, rect, rng);
     }
     out.set(pixels, i * size);
   }
