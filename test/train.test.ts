@@ -103,7 +103,7 @@ describe('train (contrastive, main thread)', () => {
     tower.dispose();
   });
 
-  it('eval verify writes the EER with its identity-bootstrap interval to the JSON and the report', async () => {
+  it('eval verify writes the EER with its identity-bootstrap interval and the errors by identity to the JSON and the report', async () => {
     const json = path.join(dir, 'verify.json');
     const report = path.join(dir, 'verify.md');
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -114,14 +114,32 @@ describe('train (contrastive, main thread)', () => {
       stdout.mockRestore();
       stderr.mockRestore();
     }
-    const result = JSON.parse(await readFile(json, 'utf8')) as { eer: number; eerInterval: { low: number; high: number; level: number; resamples: number } };
+    const result = JSON.parse(await readFile(json, 'utf8')) as {
+      eer: number;
+      eerInterval: { low: number; high: number; level: number; resamples: number };
+      pairs: { same: number; different: number };
+      errorsAtEer: { threshold: number; identities: { identity: string; samePairs: number; falseRejects: number; differentPairs: number; falseAccepts: number }[] };
+    };
     expect(result.eerInterval.level).toBe(0.95);
     // Panels that drew one person 4 times (odds 4^-3 each) have no EER and are skipped.
     expect(result.eerInterval.resamples).toBeGreaterThan(180);
     expect(result.eerInterval.resamples).toBeLessThanOrEqual(200);
     expect(result.eerInterval.low).toBeLessThanOrEqual(result.eer);
     expect(result.eerInterval.high).toBeGreaterThanOrEqual(result.eer);
-    expect(await readFile(report, 'utf8')).toMatch(/EER of other panels of 4 people \(identity bootstrap, 95%\)/);
+    const markdown = await readFile(report, 'utf8');
+    expect(markdown).toMatch(/EER of other panels of 4 people \(identity bootstrap, 95%\)/);
+    // Who the errors are: every test identity, with rates that add up to the EER's two sides.
+    const rows = result.errorsAtEer.identities;
+    expect(rows.map((r) => r.identity)).toEqual(['6', '7', '8', '9']);
+    const sum = (f: (r: (typeof rows)[number]) => number): number => rows.reduce((s, r) => s + f(r), 0);
+    expect(sum((r) => r.samePairs)).toBe(result.pairs.same);
+    expect(sum((r) => r.differentPairs)).toBe(2 * result.pairs.different);
+    const frr = sum((r) => r.falseRejects) / result.pairs.same;
+    const far = sum((r) => r.falseAccepts) / (2 * result.pairs.different);
+    // At the interpolated EER threshold FRR and FAR straddle the EER (ties move whole steps).
+    expect(Math.min(frr, far)).toBeLessThanOrEqual(result.eer + 1e-9);
+    expect(Math.max(frr, far)).toBeGreaterThanOrEqual(result.eer - 1e-9);
+    expect(markdown).toMatch(/## Errors by identity at the EER threshold/);
   });
 });
 

@@ -62,5 +62,23 @@ export function verifyReport(result: VerifyResult, meta: { model: string; modelI
     '',
     `Pairs: ${result.pairs.same} same, ${result.pairs.different} different.`,
     '',
+    ...identityErrorsSection(result.errorsAtEer),
   ].join('\n');
+}
+
+/** The identities with errors at the EER threshold, most errors first (all of them: a gallery owner acts on each). */
+function identityErrorsSection(errors: VerifyResult['errorsAtEer']): string[] {
+  const share = (part: number, whole: number): string => `${part}/${whole}${whole ? ` (${pct(part / whole)})` : ''}`;
+  const rows = errors.identities
+    .filter((r) => r.falseRejects + r.falseAccepts > 0)
+    .sort((p, q) => q.falseRejects / Math.max(1, q.samePairs) + q.falseAccepts / Math.max(1, q.differentPairs) - (p.falseRejects / Math.max(1, p.samePairs) + p.falseAccepts / Math.max(1, p.differentPairs)));
+  return [
+    `## Errors by identity at the EER threshold (${errors.threshold.toFixed(4)})`,
+    '',
+    rows.length === 0
+      ? 'No errors: every identity is separated at this threshold.'
+      : ['| Identity | False rejects / same pairs | False accepts / different pairs | Most often taken for |', '|---|---|---|---|',
+        ...rows.map((r) => `| ${r.identity} | ${share(r.falseRejects, r.samePairs)} | ${share(r.falseAccepts, r.differentPairs)} | ${r.mostConfusedWith ? `${r.mostConfusedWith.identity} (${r.mostConfusedWith.falseAccepts})` : '-'} |`)].join('\n'),
+    '',
+  ];
 }

@@ -13,6 +13,7 @@ import type { ModelCard } from '../model/card.js';
 import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type Roc } from '../train/metrics.js';
 import { pairDistances, type PairDistances } from '../train/validate.js';
 import { bootstrapEer, type EerInterval, type IdentityPairs } from './bootstrap.js';
+import { errorsByIdentity, type IdentityErrors } from './identity-errors.js';
 
 export interface VerifyResult {
   identities: number;
@@ -26,6 +27,8 @@ export interface VerifyResult {
   tarAtFar: Record<string, number>;
   /** The model card's default threshold applied to these pairs. */
   atModelThreshold: { threshold: number; far: number; tar: number };
+  /** Who the errors are at the EER threshold: each identity's false rejects and false accepts, in gallery order. */
+  errorsAtEer: { threshold: number; identities: IdentityErrors[] };
   rank1: number;
   precisionAt1: number;
   rPrecision: number;
@@ -47,7 +50,7 @@ export interface VerifyOptions {
 }
 
 /** What `scoreVerification` reports: every `VerifyResult` score that needs no model card. */
-export type VerificationScores = Omit<VerifyResult, 'identities' | 'images' | 'atModelThreshold'>;
+export type VerificationScores = Omit<VerifyResult, 'identities' | 'images' | 'atModelThreshold' | 'errorsAtEer'>;
 
 /**
  * The verification and retrieval scores of embeddings already computed, with the pairs and metrics of
@@ -62,7 +65,7 @@ export function scoreVerification(
   dim: number,
   labels: Int32Array,
   options: Pick<VerifyOptions, 'fars' | 'maxNegatives' | 'seed' | 'bootstrap'> = {},
-): { scores: VerificationScores; roc: Roc } {
+): { scores: VerificationScores; roc: Roc; distances: PairDistances } {
   const fars = options.fars ?? [1e-2, 1e-3];
   const distances = pairDistances(vectors, dim, labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
   const roc = rocCurve(distances.same, distances.different);
@@ -78,7 +81,7 @@ export function scoreVerification(
     rPrecision: retrieval.rPrecision,
     mapAtR: retrieval.mapAtR,
   };
-  return { scores, roc };
+  return { scores, roc, distances };
 }
 
 /** Same and different pairs as one list with their identities, as `bootstrapEer` takes them. */
@@ -114,12 +117,14 @@ export async function evaluateVerification(tower: tf.LayersModel, card: ModelCar
   const [h, w] = set.shape;
   const views = TTA_VIEWS[options.tta ?? 'none'](w, h);
   const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower, views);
-  const { scores, roc } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
+  const { scores, roc, distances } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
   const atModel = ratesAtThreshold(roc, card.thresholds.default);
+  const eerThreshold = equalErrorRate(roc).threshold;
   return {
     identities: set.identities.length,
     images: set.count,
     ...scores,
     atModelThreshold: { threshold: card.thresholds.default, far: atModel.far, tar: atModel.tar },
+    errorsAtEer: { threshold: eerThreshold, identities: errorsByIdentity(distances, set.identities, eerThreshold) },
   };
 }
