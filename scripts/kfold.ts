@@ -98,11 +98,10 @@ export function kfoldReport(results: readonly KFoldResult[], meta: { name: strin
   };
   const row = (label: string, f: (fold: string) => number | undefined, m: number | undefined, t: number | undefined): string =>
     `| ${label} | ${folds.map((fold) => cell(f(fold))).join(' | ')} | ${cell(m)} |${hasTest ? ` ${cell(t)} |` : ''}`;
+  const title = [`# k-fold by identity: ${meta.name}`, '', `Command: \`${meta.command}\``, ''];
+  if (results.length === 0) return [...title, 'No run finished.', ''].join('\n');
   return [
-    `# k-fold by identity: ${meta.name}`,
-    '',
-    `Command: \`${meta.command}\``,
-    '',
+    ...title,
     `| seed | ${folds.map((f) => `fold ${f} EER`).join(' | ')} | fold mean |${hasTest ? ' test EER |' : ''}`,
     `|---|${folds.map(() => '---|').join('')}---|${hasTest ? '---|' : ''}`,
     ...seeds.map((seed) => row(String(seed), (fold) => eerOf(fold, seed), foldMean(seed), eerOf('test', seed))),
@@ -134,33 +133,51 @@ export interface KFoldOptions {
   name: string;
   trainArgs: string[];
   parallel: number;
-  onResult?: (result: KFoldResult) => void;
+  /** Called after every run, finished or failed, with everything so far (to save progress). */
+  onResult?: (outcome: KFoldOutcome, done: readonly KFoldOutcome[]) => void | Promise<void>;
 }
 
-/** Trains and scores every run, `parallel` at a time; results in the order of `runs`. */
-export async function runKFold(runs: readonly KFoldRun[], options: KFoldOptions): Promise<KFoldResult[]> {
+/** A run that did not finish, and why (its log holds the details). */
+export interface KFoldFailure extends KFoldRun {
+  error: string;
+}
+
+export type KFoldOutcome = KFoldResult | KFoldFailure;
+
+export const failed = (outcome: KFoldOutcome): outcome is KFoldFailure => 'error' in outcome;
+
+/**
+ * Trains and scores every run, `parallel` at a time; outcomes in the order of `runs`. A run that fails
+ * is recorded as a failure and the others go on: hours of finished runs are not lost to one bad fold.
+ */
+export async function runKFold(runs: readonly KFoldRun[], options: KFoldOptions): Promise<KFoldOutcome[]> {
   await mkdir(options.out, { recursive: true });
-  const results: KFoldResult[] = new Array(runs.length);
+  const outcomes: KFoldOutcome[] = new Array(runs.length);
   let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < runs.length) {
-      const index = next++;
-      const run = runs[index]!;
-      const model = path.join(options.out, `${options.name}-${run.fold}-s${run.seed}`);
-      const log = `${model}.log`;
-      const json = `${model}.verify.json`;
-      const started = performance.now();
+  const one = async (run: KFoldRun): Promise<KFoldOutcome> => {
+    const model = path.join(options.out, `${options.name}-${run.fold}-s${run.seed}`);
+    const log = `${model}.log`;
+    const json = `${model}.verify.json`;
+    const started = performance.now();
+    try {
       // The run's own flags come last so they win over anything in trainArgs.
       await runCli('src/cli/train.ts', ['--data', options.data, ...options.trainArgs, '--out', model, '--include-identities', exactNames(run.train), '--seed', String(run.seed)], log);
       await runCli('src/cli/eval.ts', ['verify', '--model', model, '--data', options.data, '--include-identities', exactNames(run.score), '--bootstrap', '0', '--json', json], log);
       const v = JSON.parse(await readFile(json, 'utf8')) as Pick<KFoldResult, 'eer' | 'auc' | 'rank1' | 'mapAtR' | 'tarAtFar'>;
-      const result: KFoldResult = { ...run, eer: v.eer, auc: v.auc, rank1: v.rank1, mapAtR: v.mapAtR, tarAtFar: v.tarAtFar, seconds: (performance.now() - started) / 1000 };
-      results[index] = result;
-      options.onResult?.(result);
+      return { ...run, eer: v.eer, auc: v.auc, rank1: v.rank1, mapAtR: v.mapAtR, tarAtFar: v.tarAtFar, seconds: (performance.now() - started) / 1000 };
+    } catch (error) {
+      return { ...run, error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+  const lane = async (): Promise<void> => {
+    while (next < runs.length) {
+      const index = next++;
+      outcomes[index] = await one(runs[index]!);
+      await options.onResult?.(outcomes[index]!, outcomes.filter(Boolean));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, runs.length)) }, lane));
-  return results;
+  return outcomes;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -188,15 +205,25 @@ async function main(argv: string[]): Promise<void> {
   const runs = planKFold(pool, f.folds, f.seeds, test).filter((r) => !f.only || f.only.includes(r.fold));
   if (runs.length === 0) throw new Error(`--only ${f.only?.join(',')} names no fold (folds are a, b, ...${test.length ? ' and test' : ''})`);
   console.log(`${runs.length} runs: ${f.folds} folds of ${pool.length} identities${test.length ? ` + test (${test.length})` : ''} x ${f.seeds.length} seed(s), ${f.parallel} at a time`);
-  const results = await runKFold(runs, {
-    data: f.data, out: f.out, name: f.name, trainArgs, parallel: f.parallel,
-    onResult: (r) => console.log(`${f.name} fold ${r.fold} seed ${r.seed}: EER ${pct(r.eer)}%, rank-1 ${pct(r.rank1)}%, MAP@R ${r.mapAtR.toFixed(3)} (${r.seconds.toFixed(0)} s)`),
-  });
   const commandLine = `npm run kfold -- ${argv.map(shellQuote).join(' ')}`;
-  const report = kfoldReport(results, { name: f.name, command: commandLine });
+  const save = async (outcomes: readonly KFoldOutcome[]): Promise<void> => {
+    if (f.json) await writeFileAtomic(f.json, `${JSON.stringify({ name: f.name, command: commandLine, trainArgs, results: outcomes }, null, 2)}\n`);
+  };
+  const outcomes = await runKFold(runs, {
+    data: f.data, out: f.out, name: f.name, trainArgs, parallel: f.parallel,
+    onResult: async (r, done) => {
+      console.log(failed(r)
+        ? `${f.name} fold ${r.fold} seed ${r.seed}: FAILED: ${r.error}`
+        : `${f.name} fold ${r.fold} seed ${r.seed}: EER ${pct(r.eer)}%, rank-1 ${pct(r.rank1)}%, MAP@R ${r.mapAtR.toFixed(3)} (${r.seconds.toFixed(0)} s)`);
+      await save(done);
+    },
+  });
+  await save(outcomes);
+  const report = kfoldReport(outcomes.filter((o): o is KFoldResult => !failed(o)), { name: f.name, command: commandLine });
   console.log(`\n${report}`);
-  if (f.json) await writeFileAtomic(f.json, `${JSON.stringify({ name: f.name, command: commandLine, trainArgs, results }, null, 2)}\n`);
   if (f.report) await writeFileAtomic(f.report, report);
+  const failures = outcomes.filter(failed);
+  if (failures.length > 0) throw new Error(`${failures.length} of ${outcomes.length} runs failed: ${failures.map((r) => `${r.fold}/s${r.seed}`).join(', ')}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exactNames, kfoldReport, planKFold, runKFold, type KFoldResult } from '../scripts/kfold.js';
+import { exactNames, failed, kfoldReport, planKFold, runKFold, type KFoldResult } from '../scripts/kfold.js';
 import { ensureSampleGallery } from '../src/data/sample.js';
 
 describe('planKFold', () => {
@@ -43,6 +43,7 @@ describe('kfoldReport', () => {
     expect(md).toContain('| 42 | 2.0% | 4.0% | 3.0% | 10.0% |');
     expect(md).toContain('| 7 | 4.0% | 8.0% | 6.0% | 12.0% |');
     expect(md).toContain('| mean | 3.0% | 6.0% | 4.5% | 11.0% |');
+    expect(kfoldReport([], { name: 'x', command: 'c' })).toContain('No run finished.');
   });
 });
 
@@ -57,20 +58,28 @@ describe('runKFold (trains and scores in child processes)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('trains each run on its identities only and scores the held-out ones', async () => {
-    const runs = planKFold(['0', '1', '2', '3', '4', '5', '6', '7'], 2, [3], ['8', '9']);
+  it('trains each run on its identities only, scores the held-out ones, and goes on past a failed run', async () => {
+    const planned = planKFold(['0', '1', '2', '3', '4', '5', '6', '7'], 2, [3], ['8', '9']);
+    // Fold a cannot train on one identity: it must fail alone, with its log named.
+    const runs = [{ ...planned[0]!, train: ['0'] }, ...planned.slice(1)];
     const seen: string[] = [];
-    const results = await runKFold(runs, {
+    const outcomes = await runKFold(runs, {
       data: gallery,
       out: path.join(dir, 'models'),
       name: 'smoke',
       trainArgs: ['--epochs', '1', '--steps-per-epoch', '2', '--batch', '16', '--workers', '1', '--val-fraction', '0.25', '--patience', '0', '--seed', '99'],
       parallel: 2,
-      onResult: (r) => seen.push(r.fold),
+      onResult: (r, done) => {
+        seen.push(r.fold);
+        expect(done).toContain(r);
+      },
     });
-    expect(results.map((r) => r.fold)).toEqual(['a', 'b', 'test']);
+    expect(outcomes.map((r) => r.fold)).toEqual(['a', 'b', 'test']);
     expect(seen.sort()).toEqual(['a', 'b', 'test']);
-    for (const r of results) {
+    const [first, ...rest] = outcomes;
+    expect(failed(first!) && first.error).toMatch(/smoke-a-s3\.log/);
+    for (const r of rest) {
+      if (failed(r)) throw new Error(`run ${r.fold} failed: ${r.error}`);
       expect(r.eer).toBeGreaterThanOrEqual(0);
       expect(r.eer).toBeLessThanOrEqual(1);
       const model = path.join(dir, 'models', `smoke-${r.fold}-s3`);
