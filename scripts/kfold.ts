@@ -57,6 +57,8 @@ export interface KFoldResult extends KFoldRun {
 export function planKFold(pool: readonly string[], folds: number, seeds: readonly number[], test: readonly string[] = []): KFoldRun[] {
   if (!Number.isInteger(folds) || folds < 2) throw new RangeError(`--folds must be an integer of 2 or more, got ${folds}`);
   if (pool.length < 2 * folds) throw new RangeError(`${pool.length} pool identities are too few for ${folds} folds (each fold needs 2 to score pairs)`);
+  const overlap = test.filter((name) => pool.includes(name));
+  if (overlap.length > 0) throw new RangeError(`test identities must not be in the pool (the test run trains on the whole pool): ${overlap.join(', ')}`);
   const sorted = [...pool].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const groups = Array.from({ length: folds }, (_, k) => sorted.slice(Math.round((k * sorted.length) / folds), Math.round(((k + 1) * sorted.length) / folds)));
   const runs: KFoldRun[] = [];

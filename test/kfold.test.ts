@@ -21,9 +21,10 @@ describe('planKFold', () => {
     expect(planKFold(pool, 2, [1])).toHaveLength(2);
   });
 
-  it('refuses folds too small to score pairs', () => {
+  it('refuses folds too small to score pairs, and test identities the test run would train on', () => {
     expect(() => planKFold(['a', 'b', 'c'], 2, [1])).toThrow(/too few/);
     expect(() => planKFold(pool, 1, [1])).toThrow(/2 or more/);
+    expect(() => planKFold(pool, 2, [1], ['s9', 's11'])).toThrow(/must not be in the pool.*s9/);
   });
 });
 
