@@ -20,7 +20,7 @@ import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSet
 import { inlineGradients, startGradientWorkers, type GradientSource } from './parallel.js';
 import { DEFAULT_TRAIN_OPTIONS, learningRateAt, type TrainOptions } from './options.js';
 import { addSnapshot, inAveragingWindow, type WeightAverage } from './average.js';
-import { pairDistances, scoreEmbeddings, type ValidationScores } from './validate.js';
+import { pairDistances, scoreEmbeddings, type PairDistances, type ValidationScores } from './validate.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { rocCurve } from './metrics.js';
 import { writePlots } from './plots.js';
@@ -265,13 +265,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     }
   };
 
-  const validate = async (): Promise<{ scores: ValidationScores; valLoss: number; vectors: Float32Array; dim: number }> => {
+  const validate = async (): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number }> => {
     const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { l2Normalize: options.tower.l2Normalize, flipAverage: options.tower.flipAverage, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
     const distances = pairDistances(vectors, dim, val.labels, createRng(options.seed + 11), 200_000);
     // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
     const valLoss = options.loss === 'cosface' ? NaN : tf.tidy(() => batchLoss(trainable, tf.tensor4d(valPixels, [valPlan.refs.length, ...shape]), valPlan, lossSettings).dataSync()[0]!);
-    return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, vectors, dim };
+    return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, distances, dim };
   };
 
   try {
@@ -361,7 +361,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const keptEpoch = keep === 'best' ? (best?.epoch ?? 0) : epoch;
   assignWeights(trainable, keptWeights);
   const final = await validate();
-  const distances = pairDistances(final.vectors, final.dim, val.labels, createRng(options.seed + 11), 200_000);
+  const { distances } = final;
   const calibration: Calibration = calibrate(distances.same, distances.different, { targetFars: options.targetFars, defaultFar: options.targetFars[0] });
   const summary = towerSummary(trainable.tower);
   const wallSeconds = elapsed();
