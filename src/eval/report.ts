@@ -1,5 +1,6 @@
 /** Markdown reports of evaluation results, with the published numbers they are compared against. */
 import type { OneShotResult } from './omniglot.js';
+import type { IdentityErrors } from './identity-errors.js';
 import type { VerifyResult } from './verify.js';
 
 /** Koch, Zemel & Salakhutdinov 2015, Table 2: Omniglot 20-way within-alphabet one-shot accuracy. */
@@ -66,12 +67,15 @@ export function verifyReport(result: VerifyResult, meta: { model: string; modelI
   ].join('\n');
 }
 
+/** An identity's false-reject rate plus its false-accept rate: how it ranks in the report. */
+const errorRates = (r: IdentityErrors): number => r.falseRejects / Math.max(1, r.samePairs) + r.falseAccepts / Math.max(1, r.differentPairs);
+
 /** The identities with errors at the EER threshold, most errors first (all of them: a gallery owner acts on each). */
 function identityErrorsSection(errors: VerifyResult['errorsAtEer']): string[] {
   const share = (part: number, whole: number): string => `${part}/${whole}${whole ? ` (${pct(part / whole)})` : ''}`;
   const rows = errors.identities
     .filter((r) => r.falseRejects + r.falseAccepts > 0)
-    .sort((p, q) => q.falseRejects / Math.max(1, q.samePairs) + q.falseAccepts / Math.max(1, q.differentPairs) - (p.falseRejects / Math.max(1, p.samePairs) + p.falseAccepts / Math.max(1, p.differentPairs)));
+    .sort((p, q) => errorRates(q) - errorRates(p));
   return [
     `## Errors by identity at the EER threshold (${errors.threshold.toFixed(4)})`,
     '',
