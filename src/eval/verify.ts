@@ -55,7 +55,7 @@ export type VerificationScores = Omit<VerifyResult, 'identities' | 'images' | 'a
 /**
  * The verification and retrieval scores of embeddings already computed, with the pairs and metrics of
  * `evaluateVerification` (so a baseline or an ensemble scored here is comparable with `npm run eval -- verify`).
- * Pure. Also returns the ROC, to read rates at other thresholds.
+ * Pure. Also returns the ROC, to read rates at other thresholds, and the threshold where the EER was met.
  *
  * @example
  * const { scores } = scoreVerification(vectors, 32, set.labels); // scores.eer, scores.rank1, ...
@@ -65,15 +65,16 @@ export function scoreVerification(
   dim: number,
   labels: Int32Array,
   options: Pick<VerifyOptions, 'fars' | 'maxNegatives' | 'seed' | 'bootstrap'> = {},
-): { scores: VerificationScores; roc: Roc; distances: PairDistances } {
+): { scores: VerificationScores; roc: Roc; distances: PairDistances; eerThreshold: number } {
   const fars = options.fars ?? [1e-2, 1e-3];
   const distances = pairDistances(vectors, dim, labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
   const roc = rocCurve(distances.same, distances.different);
   const retrieval = retrievalMetrics(vectors, dim, labels, 'l2');
+  const eer = equalErrorRate(roc);
   const scores: VerificationScores = {
     pairs: { same: distances.same.length, different: distances.different.length },
     auc: auc(roc),
-    eer: equalErrorRate(roc).eer,
+    eer: eer.eer,
     ...(options.bootstrap ? { eerInterval: bootstrapEer(identityPairs(distances), { resamples: options.bootstrap, rng: createRng((options.seed ?? 1) + 1) }) } : {}),
     tarAtFar: Object.fromEntries(fars.map((far) => [String(far), thresholdAtFar(roc, far).tar])),
     rank1: retrieval.rank1,
@@ -81,7 +82,7 @@ export function scoreVerification(
     rPrecision: retrieval.rPrecision,
     mapAtR: retrieval.mapAtR,
   };
-  return { scores, roc, distances };
+  return { scores, roc, distances, eerThreshold: eer.threshold };
 }
 
 /** Same and different pairs as one list with their identities, as `bootstrapEer` takes them. */
@@ -117,9 +118,8 @@ export async function evaluateVerification(tower: tf.LayersModel, card: ModelCar
   const [h, w] = set.shape;
   const views = TTA_VIEWS[options.tta ?? 'none'](w, h);
   const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower, views);
-  const { scores, roc, distances } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
+  const { scores, roc, distances, eerThreshold } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
   const atModel = ratesAtThreshold(roc, card.thresholds.default);
-  const eerThreshold = equalErrorRate(roc).threshold;
   return {
     identities: set.identities.length,
     images: set.count,
