@@ -12,7 +12,7 @@
  * measures finding its true neighbours, not itself. Embeddings are cached in the temp folder
  * by model id, preprocessing and normalisation. Results: bench/results/index-recall.{json,md}.
  */
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,7 @@ import { sha256Bytes } from '../src/index/checksums.js';
 import { exactSearch, recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw } from '../src/index/hnsw.js';
 import { metaFromCard } from '../src/index/model-embedder.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
 import { fashionMnist, memoryMiB, randomModel, table, writeResults } from './bench-common.js';
 import { syntheticVectors } from './index-bench-synthetic.js';
 
@@ -77,11 +78,12 @@ export async function embedFashionMnist(modelDir: string, limit: number, workers
   const pre = card.preprocess;
   if (pre.width !== 28 || pre.height !== 28 || pre.channels !== 1) throw new Error(`the benchmark feeds 28x28x1 Fashion-MNIST images; the model wants ${pre.width}x${pre.height}x${pre.channels}`);
   const cacheDir = join(tmpdir(), 'twinsearch-bench-cache');
-  // The weights alone do not fix the vectors: preprocessing and normalisation are part of the key.
-  const key = sha256Bytes(Buffer.from(JSON.stringify({ id: card.modelId, pre, metric: meta.metric, l2: meta.l2Normalize, limit }))).slice(0, 16);
+  // The model id hashes the weights with the whole embedding recipe (preprocessing, tower, metric).
+  const key = sha256Bytes(Buffer.from(JSON.stringify({ id: card.modelId, limit }))).slice(0, 16);
   const cacheFile = join(cacheDir, `fashion-mnist-${key}.f32`);
   const cached = await readFile(cacheFile).catch(() => null);
-  if (cached) {
+  // Written atomically, so a cache file is whole; one that does not hold whole vectors is not ours: embed again.
+  if (cached && cached.byteLength > 0 && cached.byteLength % (card.embeddingSize * 4) === 0) {
     log(`embeddings from cache ${cacheFile}`);
     return { vectors: new Float32Array(cached.buffer, cached.byteOffset, cached.byteLength / 4), dim: card.embeddingSize, modelId: card.modelId, embed: null };
   }
@@ -110,7 +112,7 @@ export async function embedFashionMnist(modelDir: string, limit: number, workers
   await runner.close();
   const seconds = (performance.now() - started) / 1000;
   await mkdir(cacheDir, { recursive: true });
-  await writeFile(cacheFile, new Uint8Array(vectors.buffer));
+  await writeFileAtomic(cacheFile, new Uint8Array(vectors.buffer));
   return { vectors, dim: card.embeddingSize, modelId: card.modelId, embed: { seconds, imagesPerSecond: count / seconds, cached: false } };
 }
 
