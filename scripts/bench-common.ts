@@ -1,5 +1,5 @@
 /** Shared bits of the index benchmark scripts: result files and machine description. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { readIdxDataset } from '../src/data/idx.js';
@@ -28,7 +28,7 @@ export async function writeResults(dir: string, name: string, result: unknown, m
   const json = join(dir, `${name}.json`);
   const md = join(dir, `${name}.md`);
   await writeFileAtomic(json, `${JSON.stringify({ name, measuredAt: new Date().toISOString(), machine: machine(), result }, null, 2)}\n`);
-  await writeFile(md, markdownText);
+  await writeFileAtomic(md, markdownText);
   return [json, md];
 }
 
