@@ -10,7 +10,7 @@
  * describe the index on image-derived vectors, not a trained model's. Every indexed image is
  * also a candidate query; a query's own point is left out of both result lists, so recall
  * measures finding its true neighbours, not itself. Embeddings are cached in the temp folder
- * by model id, preprocessing and normalisation. Results: bench/results/index-recall.{json,md}.
+ * by model id (it hashes weights, preprocessing and tower) and image count. Results: bench/results/index-recall.{json,md}.
  */
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
