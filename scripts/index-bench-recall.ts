@@ -71,13 +71,27 @@ export interface RecallBenchResult {
   rows: RecallRow[];
 }
 
-/** Embeds Fashion-MNIST with the model (cached by model id and count). */
-export async function embedFashionMnist(modelDir: string, limit: number, workers: number, log: (l: string) => void): Promise<{ vectors: Float32Array; dim: number; modelId: string; embed: RecallBenchResult['embed'] }> {
+/** Where `embedFashionMnist` keeps its embeddings between runs, unless told otherwise. */
+export const EMBEDDING_CACHE_DIR = join(tmpdir(), 'twinsearch-bench-cache');
+
+/**
+ * Embeds the first `limit` Fashion-MNIST images with the model, cached in `cacheDir` by model id and count.
+ *
+ * @example
+ * const { vectors, dim, embed } = await embedFashionMnist('models/omniglot', 70_000, 2, console.log);
+ * // embed === null when the vectors came from the cache
+ */
+export async function embedFashionMnist(
+  modelDir: string,
+  limit: number,
+  workers: number,
+  log: (l: string) => void,
+  cacheDir: string = EMBEDDING_CACHE_DIR,
+): Promise<{ vectors: Float32Array; dim: number; modelId: string; embed: RecallBenchResult['embed'] }> {
   const card = parseModelCard(await readFile(join(modelDir, MODEL_CARD_FILE), 'utf8'));
   const meta = metaFromCard(card);
   const pre = card.preprocess;
   if (pre.width !== 28 || pre.height !== 28 || pre.channels !== 1) throw new Error(`the benchmark feeds 28x28x1 Fashion-MNIST images; the model wants ${pre.width}x${pre.height}x${pre.channels}`);
-  const cacheDir = join(tmpdir(), 'twinsearch-bench-cache');
   // The model id hashes the weights with the whole embedding recipe (preprocessing, tower, metric).
   const key = sha256Bytes(Buffer.from(JSON.stringify({ id: card.modelId, limit }))).slice(0, 16);
   const cacheFile = join(cacheDir, `fashion-mnist-${key}.f32`);

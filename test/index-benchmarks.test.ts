@@ -3,13 +3,14 @@
  * that they run end to end and report sane numbers. The real runs and their numbers are in
  * docs/index.md.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCrashTest } from '../scripts/index-crash.js';
-import { writeResults } from '../scripts/bench-common.js';
-import { recallMarkdown, runRecallBench } from '../scripts/index-bench-recall.js';
+import { FASHION_MNIST_DIR, randomModel, writeResults } from '../scripts/bench-common.js';
+import { embedFashionMnist, recallMarkdown, runRecallBench } from '../scripts/index-bench-recall.js';
 import { reindexMarkdown, runReindexBench } from '../scripts/index-bench-reindex.js';
 import { runSyntheticBench, syntheticMarkdown } from '../scripts/index-bench-synthetic.js';
 
@@ -24,6 +25,28 @@ describe('index benchmark scripts (smoke)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'bench-out-'));
     const [json] = await writeResults(dir, 'index-recall', r, recallMarkdown(r, 'smoke'));
     expect(JSON.parse(await readFile(json, 'utf8')).result.count).toBe(2000);
+  });
+
+  // .ci/run installs the dataset-fashion-mnist package.
+  it.runIf(existsSync(FASHION_MNIST_DIR))('recall: Fashion-MNIST embeddings come from the cache the second time, and a cut-short cache is embedded again', async () => {
+    const model = await randomModel(await mkdtemp(join(tmpdir(), 'bench-model-')));
+    const cacheDir = await mkdtemp(join(tmpdir(), 'bench-cache-'));
+    const quiet = (): void => {};
+    const first = await embedFashionMnist(model, 300, 0, quiet, cacheDir);
+    expect(first.embed).not.toBeNull();
+    expect(first.vectors).toHaveLength(300 * first.dim);
+    const second = await embedFashionMnist(model, 300, 0, quiet, cacheDir);
+    expect(second.embed).toBeNull();
+    expect(second.vectors).toEqual(first.vectors);
+    // Another count is another cache entry, not a slice of this one.
+    expect((await embedFashionMnist(model, 200, 0, quiet, cacheDir)).embed).not.toBeNull();
+    const files = await readdir(cacheDir);
+    expect(files).toHaveLength(2);
+    // A file cut mid-vector is not trusted: the vectors are embedded again, the same ones.
+    for (const file of files) await truncate(join(cacheDir, file), (await stat(join(cacheDir, file))).size - 6);
+    const third = await embedFashionMnist(model, 300, 0, quiet, cacheDir);
+    expect(third.embed).not.toBeNull();
+    expect(third.vectors).toEqual(first.vectors);
   });
 
   it('synthetic: build, memory, recall and speed', async () => {
