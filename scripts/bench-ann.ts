@@ -27,13 +27,12 @@ import { datasetsDir } from '../src/data/datasets.js';
 import { createRng } from '../src/data/rng.js';
 import { parseModelCard } from '../src/model/card.js';
 import { MODEL_CARD_FILE } from '../src/model/io.js';
-import { sha256Bytes } from '../src/index/checksums.js';
 import { exactSearch } from '../src/index/exact.js';
 import { DEFAULT_HNSW_PARAMS } from '../src/index/hnsw.js';
 import { openModelEmbedder } from '../src/index/model-embedder.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import type { AnnChildJob, AnnChildResult, AnnEngine } from './bench-ann-child.js';
-import { randomModel, table, writeResults } from './bench-common.js';
+import { EMBEDDING_CACHE_DIR, embeddingCacheFile, randomModel, readCachedVectors, table, writeCachedVectors, writeResults } from './bench-common.js';
 import { clusteredVectors, embedFashionMnist } from './index-bench-recall.js';
 import { syntheticVectors } from './index-bench-synthetic.js';
 import { REPO_ROOT, RESULTS_DIR, sectionContext, sectionHeader, type SectionContext } from './bench-report.js';
@@ -137,7 +136,7 @@ function holdOut(vectors: Float32Array, dim: number, queries: number, seed: numb
   return { queries: pick(order.slice(0, q)), indexed: pick(order.slice(q)) };
 }
 
-/** All Omniglot images (background + evaluation) embedded by the model, cached by model and preprocessing. */
+/** All Omniglot images (background + evaluation) embedded by the model, cached by model id and image count. */
 async function embedOmniglot(modelDir: string, workers: number, log: (l: string) => void): Promise<{ vectors: Float32Array; dim: number; seconds: number | null }> {
   const card = parseModelCard(await readFile(join(modelDir, MODEL_CARD_FILE), 'utf8'));
   const root = join(datasetsDir(), 'omniglot');
@@ -145,13 +144,11 @@ async function embedOmniglot(modelDir: string, workers: number, log: (l: string)
   for (const set of ['images_background', 'images_evaluation']) {
     for (const identity of (await readGallery(join(root, set))).identities) files.push(...identity.files);
   }
-  const key = sha256Bytes(Buffer.from(JSON.stringify({ id: card.modelId, pre: card.preprocess, l2: card.tower.l2Normalize, metric: card.metric, n: files.length }))).slice(0, 16);
-  const cacheDir = join(tmpdir(), 'twinsearch-bench-cache');
-  const cacheFile = join(cacheDir, `omniglot-${key}.f32`);
-  const cached = await readFile(cacheFile).catch(() => null);
+  const cacheFile = embeddingCacheFile(EMBEDDING_CACHE_DIR, 'omniglot', card.modelId, { n: files.length });
+  const cached = await readCachedVectors(cacheFile, card.embeddingSize);
   if (cached) {
     log(`omniglot embeddings from cache ${cacheFile}`);
-    return { vectors: new Float32Array(cached.buffer, cached.byteOffset, cached.byteLength / 4), dim: card.embeddingSize, seconds: null };
+    return { vectors: cached, dim: card.embeddingSize, seconds: null };
   }
   log(`embedding ${files.length} Omniglot images with ${workers} worker(s)`);
   const embedder = await openModelEmbedder(modelDir, { workers, backend: 'wasm' });
@@ -165,8 +162,7 @@ async function embedOmniglot(modelDir: string, workers: number, log: (l: string)
     });
     if (failed.length) throw new Error(`${failed.length} Omniglot images failed to embed: ${failed[0].reason}`);
     const seconds = (performance.now() - started) / 1000;
-    await mkdir(cacheDir, { recursive: true });
-    await writeFile(cacheFile, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+    await writeCachedVectors(cacheFile, vectors);
     return { vectors, dim: card.embeddingSize, seconds };
   } finally {
     await embedder.close();

@@ -1,8 +1,9 @@
-/** Shared bits of the index benchmark scripts: result files and machine description. */
-import { mkdir } from 'node:fs/promises';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+/** Shared bits of the index benchmark scripts: result files, machine description, datasets and the embedding cache. */
+import { mkdir, readFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { readIdxDataset } from '../src/data/idx.js';
+import { sha256Bytes } from '../src/index/checksums.js';
 import { DEFAULT_PREPROCESS, DEFAULT_TOWER } from '../src/model/config.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 
@@ -90,3 +91,35 @@ export async function fashionMnist(limit: number): Promise<{ images: Uint8Array;
   return { images, count };
 }
 
+
+/** Where benchmarks keep a dataset's embeddings between runs, unless told otherwise. */
+export const EMBEDDING_CACHE_DIR = join(tmpdir(), 'twinsearch-bench-cache');
+
+/**
+ * The cache file of `dataset` embedded by one model. The model id is enough to tell models apart:
+ * it hashes the weights with the whole embedding recipe (preprocessing, tower, metric).
+ *
+ * @example
+ * embeddingCacheFile(EMBEDDING_CACHE_DIR, 'fashion-mnist', card.modelId, { limit: 70_000 });
+ * // '/tmp/twinsearch-bench-cache/fashion-mnist-3f2a9c0d1e4b5a6f.f32'
+ */
+export function embeddingCacheFile(cacheDir: string, dataset: string, modelId: string, extra: Record<string, number>): string {
+  return join(cacheDir, `${dataset}-${sha256Bytes(Buffer.from(JSON.stringify({ id: modelId, ...extra }))).slice(0, 16)}.f32`);
+}
+
+/**
+ * Cached vectors of `dim` floats each, or null when there is no cache or it holds no whole vectors
+ * (the caller then embeds again). Files are written whole by `writeCachedVectors`, so a bad length
+ * means a file that is not ours.
+ */
+export async function readCachedVectors(file: string, dim: number): Promise<Float32Array | null> {
+  const bytes = await readFile(file).catch(() => null);
+  if (!bytes || bytes.byteLength === 0 || bytes.byteLength % (dim * 4) !== 0) return null;
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+/** Writes vectors for `readCachedVectors`, atomically (a run killed mid-write leaves no cut-short cache). */
+export async function writeCachedVectors(file: string, vectors: Float32Array): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFileAtomic(file, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+}

@@ -12,7 +12,7 @@
  * measures finding its true neighbours, not itself. Embeddings are cached in the temp folder
  * by model id (it hashes weights, preprocessing and tower) and image count. Results: bench/results/index-recall.{json,md}.
  */
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,12 +23,20 @@ import { parseModelCard } from '../src/model/card.js';
 import { MODEL_CARD_FILE } from '../src/model/io.js';
 import { startWorkerRunner } from '../src/index/embed-workers.js';
 import { inProcessRunner } from '../src/index/embedder.js';
-import { sha256Bytes } from '../src/index/checksums.js';
 import { exactSearch, recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw } from '../src/index/hnsw.js';
 import { metaFromCard } from '../src/index/model-embedder.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
-import { fashionMnist, memoryMiB, randomModel, table, writeResults } from './bench-common.js';
+import {
+  EMBEDDING_CACHE_DIR,
+  embeddingCacheFile,
+  fashionMnist,
+  memoryMiB,
+  randomModel,
+  readCachedVectors,
+  table,
+  writeCachedVectors,
+  writeResults,
+} from './bench-common.js';
 import { syntheticVectors } from './index-bench-synthetic.js';
 
 const repo = resolve(import.meta.dirname, '..');
@@ -71,9 +79,6 @@ export interface RecallBenchResult {
   rows: RecallRow[];
 }
 
-/** Where `embedFashionMnist` keeps its embeddings between runs, unless told otherwise. */
-export const EMBEDDING_CACHE_DIR = join(tmpdir(), 'twinsearch-bench-cache');
-
 /**
  * Embeds the first `limit` Fashion-MNIST images with the model, cached in `cacheDir` by model id and count.
  *
@@ -92,14 +97,11 @@ export async function embedFashionMnist(
   const meta = metaFromCard(card);
   const pre = card.preprocess;
   if (pre.width !== 28 || pre.height !== 28 || pre.channels !== 1) throw new Error(`the benchmark feeds 28x28x1 Fashion-MNIST images; the model wants ${pre.width}x${pre.height}x${pre.channels}`);
-  // The model id hashes the weights with the whole embedding recipe (preprocessing, tower, metric).
-  const key = sha256Bytes(Buffer.from(JSON.stringify({ id: card.modelId, limit }))).slice(0, 16);
-  const cacheFile = join(cacheDir, `fashion-mnist-${key}.f32`);
-  const cached = await readFile(cacheFile).catch(() => null);
-  // Written atomically, so a cache file is whole; one that does not hold whole vectors is not ours: embed again.
-  if (cached && cached.byteLength > 0 && cached.byteLength % (card.embeddingSize * 4) === 0) {
+  const cacheFile = embeddingCacheFile(cacheDir, 'fashion-mnist', card.modelId, { limit });
+  const cached = await readCachedVectors(cacheFile, card.embeddingSize);
+  if (cached) {
     log(`embeddings from cache ${cacheFile}`);
-    return { vectors: new Float32Array(cached.buffer, cached.byteOffset, cached.byteLength / 4), dim: card.embeddingSize, modelId: card.modelId, embed: null };
+    return { vectors: cached, dim: card.embeddingSize, modelId: card.modelId, embed: null };
   }
   const { images, count } = await fashionMnist(limit);
   let runner;
@@ -125,8 +127,7 @@ export async function embedFashionMnist(
   await Promise.all(jobs);
   await runner.close();
   const seconds = (performance.now() - started) / 1000;
-  await mkdir(cacheDir, { recursive: true });
-  await writeFileAtomic(cacheFile, new Uint8Array(vectors.buffer));
+  await writeCachedVectors(cacheFile, vectors);
   return { vectors, dim: card.embeddingSize, modelId: card.modelId, embed: { seconds, imagesPerSecond: count / seconds, cached: false } };
 }
 
