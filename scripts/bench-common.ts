@@ -1,9 +1,10 @@
 /** Shared bits of the index benchmark scripts: result files, machine description, datasets and the embedding cache. */
 import { mkdir, readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readIdxDataset } from '../src/data/idx.js';
 import { sha256Bytes } from '../src/index/checksums.js';
+import { bytesToVectors, vectorsToBytes } from '../src/index/vectors.js';
 import { DEFAULT_PREPROCESS, DEFAULT_TOWER } from '../src/model/config.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 
@@ -91,7 +92,6 @@ export async function fashionMnist(limit: number): Promise<{ images: Uint8Array;
   return { images, count };
 }
 
-
 /** Where benchmarks keep a dataset's embeddings between runs, unless told otherwise. */
 export const EMBEDDING_CACHE_DIR = join(tmpdir(), 'twinsearch-bench-cache');
 
@@ -115,11 +115,11 @@ export function embeddingCacheFile(cacheDir: string, dataset: string, modelId: s
 export async function readCachedVectors(file: string, dim: number): Promise<Float32Array | null> {
   const bytes = await readFile(file).catch(() => null);
   if (!bytes || bytes.byteLength === 0 || bytes.byteLength % (dim * 4) !== 0) return null;
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return bytesToVectors(bytes);
 }
 
 /** Writes vectors for `readCachedVectors`, atomically (a run killed mid-write leaves no cut-short cache). */
 export async function writeCachedVectors(file: string, vectors: Float32Array): Promise<void> {
-  await mkdir(join(file, '..'), { recursive: true });
-  await writeFileAtomic(file, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, vectorsToBytes(vectors));
 }
