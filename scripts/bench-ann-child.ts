@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import usearch from 'usearch';
 import { recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw, loadHnsw } from '../src/index/hnsw.js';
+import { bytesToVectors } from '../src/index/vectors.js';
 
 export type AnnEngine = 'hnswlib' | 'usearch' | 'usearch-exact';
 
@@ -58,8 +59,7 @@ export interface AnnChildResult {
 const MiB = 2 ** 20;
 
 async function readF32(path: string): Promise<Float32Array> {
-  const b = await readFile(path);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  return bytesToVectors(await readFile(path));
 }
 
 function settledRss(): number {

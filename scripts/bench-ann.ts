@@ -30,6 +30,7 @@ import { MODEL_CARD_FILE } from '../src/model/io.js';
 import { exactSearch } from '../src/index/exact.js';
 import { DEFAULT_HNSW_PARAMS } from '../src/index/hnsw.js';
 import { openModelEmbedder } from '../src/index/model-embedder.js';
+import { vectorsToBytes } from '../src/index/vectors.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import type { AnnChildJob, AnnChildResult, AnnEngine } from './bench-ann-child.js';
 import { EMBEDDING_CACHE_DIR, embeddingCacheFile, randomModel, readCachedVectors, table, writeCachedVectors, writeResults } from './bench-common.js';
@@ -226,8 +227,8 @@ async function measureSet(set: PreparedSet, o: AnnBenchOptions, scratch: string,
   const dir = join(scratch, set.name);
   await mkdir(dir, { recursive: true });
   const files = { vectorsFile: join(dir, 'vectors.f32'), queriesFile: join(dir, 'queries.f32'), truthFile: join(dir, 'truth.i32') };
-  await writeFile(files.vectorsFile, new Uint8Array(set.indexed.buffer, set.indexed.byteOffset, set.indexed.byteLength));
-  await writeFile(files.queriesFile, new Uint8Array(set.queries.buffer, set.queries.byteOffset, set.queries.byteLength));
+  await writeFile(files.vectorsFile, vectorsToBytes(set.indexed));
+  await writeFile(files.queriesFile, vectorsToBytes(set.queries));
   await writeFile(files.truthFile, new Uint8Array(truth.buffer));
   const engines: AnnChildResult[] = [];
   const ms = set.name === 'synthetic' ? o.syntheticMs : o.ms;
