@@ -78,7 +78,7 @@ export async function runEmbedChild(job: EmbedChildJob): Promise<EmbedChildResul
     const x = tf.randomUniform([batch, ...shape]) as tf.Tensor4D;
     try {
       const t = timeRepeated(() => {
-        const e = embed(tower, x, true);
+        const e = embed(tower, x, { l2Normalize: true });
         e.dataSync();
         e.dispose();
       }, job.seconds, job.minPasses);

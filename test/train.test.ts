@@ -13,7 +13,11 @@ import { initBackend } from '../src/model/backend.js';
 import { loadCheckpoint, loadModel } from '../src/model/io.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/train/options.js';
 import { train, type StepEvent } from '../src/train/loop.js';
-import { evaluateVerification } from '../src/eval/verify.js';
+import { evaluateVerification, scoreVerification } from '../src/eval/verify.js';
+import { loadImages, readGallery } from '../src/data/gallery.js';
+import { splitByIdentity } from '../src/data/pairs.js';
+import { createRng } from '../src/data/rng.js';
+import { embedImageSetAsync, l2NormalizeVector } from '../src/model/embed.js';
 import { evalCommand } from '../src/cli/eval.js';
 
 let dir: string;
@@ -325,5 +329,44 @@ describe('train: --flip-average', () => {
     expect(withFlag.auc).toBeCloseTo(withViews.auc, 4);
     expect(withFlag.mapAtR).toBeCloseTo(withViews.mapAtR, 4);
     expect(withFlag.auc).not.toBe(without.auc);
+  }, 120_000);
+});
+
+describe('train: --center', () => {
+  it("stores the training images' mean embedding as tower.center, and every embedding is then centred", async () => {
+    const tower = { ...DEFAULT_TRAIN_OPTIONS.tower, filters: 16, embeddingSize: 32 };
+    const run = { epochs: 1, stepsPerEpoch: 2, tower };
+    const logged: string[] = [];
+    const plain = await train(options(path.join(dir, 'model-uncentred'), run));
+    const centred = await train(options(path.join(dir, 'model-centred'), { ...run, center: true }), { log: (line) => logged.push(line) });
+    expect(plain.card!.tower).not.toHaveProperty('center');
+    // Same seed, same steps: the same weights, and a different model id (the centre changes every vector).
+    expect(centred.card!.weights.sha256).toBe(plain.card!.weights.sha256);
+    expect(centred.card!.modelId).not.toBe(plain.card!.modelId);
+
+    // The centre is the mean unit embedding of the training identities' images, recomputed here by hand.
+    const { tower: model, card } = await loadModel(path.join(dir, 'model-centred'));
+    const set = await loadImages(await readGallery(gallery), card.preprocess);
+    const { train: trainIds } = splitByIdentity(set.identities.length, options('x').valFraction, createRng(options('x').seed));
+    const vectors = await embedImageSetAsync(model, set.data, set.count, set.shape, { l2Normalize: true });
+    const mean = new Float64Array(32);
+    let n = 0;
+    for (let i = 0; i < set.count; i++) {
+      if (!trainIds.includes(set.labels[i]!)) continue;
+      n++;
+      for (let j = 0; j < 32; j++) mean[j]! += vectors[i * 32 + j]!;
+    }
+    expect(card.tower.center).toEqual(Array.from(mean, (v) => expect.closeTo(v / n, 5)));
+    expect(logged.some((line) => line.includes(`centred the embeddings on the mean of ${n} training images`))).toBe(true);
+
+    // Calibration and eval see the centred embeddings: same weights, other scores.
+    expect(centred.card!.validation.auc).not.toBe(plain.card!.validation.auc);
+    const verify = await evaluateVerification(model, card, gallery, { include: /^[789]$/, bootstrap: 0 });
+    const byHand = Array.from({ length: set.count }, (_, i) => l2NormalizeVector(vectors.subarray(i * 32, (i + 1) * 32).map((v, j) => v - card.tower.center![j]!)));
+    const heldOut = Array.from({ length: set.count }, (_, i) => i).filter((i) => /^[789]$/.test(set.identities[set.labels[i]!]!));
+    const expected = scoreVerification(Float32Array.from(heldOut.flatMap((i) => Array.from(byHand[i]!))), 32, Int32Array.from(heldOut, (i) => set.labels[i]!), { bootstrap: 0 });
+    model.dispose();
+    expect(verify.auc).toBeCloseTo(expected.scores.auc, 4);
+    expect(verify.eer).toBeCloseTo(expected.scores.eer, 4);
   }, 120_000);
 });

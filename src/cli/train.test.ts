@@ -59,6 +59,9 @@ describe('npm run train flags', () => {
     expect(plain.tower).not.toHaveProperty('dropout');
     expect(plain.tower).not.toHaveProperty('flipAverage');
     expect(parse(['--flip-average']).tower.flipAverage).toBe(true);
+    expect(plain).not.toHaveProperty('center');
+    expect(parse(['--center']).center).toBe(true);
+    expect(() => parse(['--center', '--no-l2'])).toThrow(/--center.*cannot be used with.*--no-l2/);
     expect(plain.weightDecay).toBe(0);
     expect(plain.keep).toBe('best');
     expect(parse(['--keep', 'last']).keep).toBe('last');

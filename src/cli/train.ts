@@ -35,6 +35,11 @@ export function trainCommand(): Command {
     .addOption(new Option('--head <kind>', 'conv4: last feature map to vector by flatten or gap (global average pooling)').choices(['flatten', 'gap']).default('flatten'))
     .option('--dropout <rate>', 'dropout before the embedding projection, training only (0 = off)', parseFraction, 0)
     .option('--flip-average', 'embed every image as the mean of its and its mirror\'s embeddings, in validation, calibration, indexing and serving (faces, products; not characters); twice the embedding cost', false)
+    .addOption(
+      new Option('--center', 'once training ends, subtract the training images\' mean embedding wherever the model embeds (saved in the model card as tower.center): distances weigh what tells identities apart; needs L2-normalised embeddings')
+        .default(false)
+        .conflicts('l2'),
+    )
     .option('--epochs <n>', 'maximum epochs', parsePositiveInteger, d.epochs)
     .option('--batch <n>', 'images per step (pairs x 2, or P x K)', parsePositiveInteger, d.batchImages)
     .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet loss', parsePositiveInteger, d.samplesPerIdentity)
@@ -169,6 +174,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     groupsPerBatch: f.groupsPerBatch as number,
     patience: f.patience as number,
     keep: f.keep as TrainOptions['keep'],
+    ...(f.center ? { center: true } : {}),
     averageFrom: f.averageFrom as number,
     targetFars: f.targetFar as number[],
     maxValImages: f.maxValImages as number,

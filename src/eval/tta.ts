@@ -34,7 +34,8 @@ export function mirrorShiftViews(width: number, height: number): Affine[] {
 
 /**
  * Embeds `count` NHWC images as the mean over `views` (then L2-normalised when the tower's
- * `l2Normalize`); each view embeds as the model would serve it (with `flipAverage`, with its mirror).
+ * `l2Normalize`); each view embeds as the model would serve it (with `flipAverage`, with its mirror;
+ * with `center`, centred).
  *
  * @example
  * const vectors = await embedWithViews(tower, data, 20, [28, 28, 1], card.tower, shiftViews(28, 28));
@@ -44,10 +45,10 @@ export async function embedWithViews(
   data: Float32Array,
   count: number,
   shape: [number, number, number],
-  settings: Pick<TowerConfig, 'l2Normalize' | 'flipAverage'>,
+  settings: Pick<TowerConfig, 'l2Normalize' | 'flipAverage' | 'center'>,
   views: Affine[],
 ): Promise<Float32Array> {
-  const { l2Normalize, flipAverage } = settings;
+  const { l2Normalize, flipAverage, center } = settings;
   const [h, w, c] = shape;
   const size = h * w * c;
   let sum: Float32Array | undefined;
@@ -57,7 +58,7 @@ export async function embedWithViews(
       const image = data.subarray(i * size, (i + 1) * size);
       warped.set(view === IDENTITY_AFFINE ? image : warpAffine(image, w, h, c, view, borderMean(image, w, h, c)), i * size);
     }
-    const vectors = await embedImageSetAsync(tower, warped, count, shape, { l2Normalize, flipAverage, batchSize: 64 });
+    const vectors = await embedImageSetAsync(tower, warped, count, shape, { l2Normalize, flipAverage, center, batchSize: 64 });
     if (!sum) sum = vectors;
     else for (let k = 0; k < sum.length; k++) sum[k]! += vectors[k]!;
   }

@@ -10,7 +10,7 @@
  *   ranking by cosine, so one hnswlib space serves both metrics.
  */
 import type { Metric } from '../model/config.js';
-import type { EmbedImageSetOptions } from '../model/embed.js';
+import type { EmbedSettings } from '../model/embed.js';
 
 /** hnswlib space every snapshot uses. */
 export const HNSW_SPACE = 'l2' as const;
@@ -35,14 +35,14 @@ export function storesNormalized(metric: Metric, l2Normalize: boolean): boolean 
 
 /**
  * How a model's vectors are embedded, from what its card says: normalised when they are stored
- * normalised (see `storesNormalized`), with the mirror when `flipAverage`. Every runner, in this
- * thread or in a worker, embeds with these.
+ * normalised (see `storesNormalized`), with the mirror when `flipAverage`, centred when `center`.
+ * Every runner, in this thread or in a worker, embeds with these.
  *
  * @example
  * embedImageSetAsync(tower, data, count, shape, { batchSize: 64, ...embedOptionsFor(meta) });
  */
-export function embedOptionsFor(meta: { metric: Metric; l2Normalize: boolean; flipAverage?: boolean }): Pick<EmbedImageSetOptions, 'l2Normalize' | 'flipAverage'> {
-  return { l2Normalize: storesNormalized(meta.metric, meta.l2Normalize), flipAverage: meta.flipAverage ?? false };
+export function embedOptionsFor(meta: { metric: Metric; l2Normalize: boolean; flipAverage?: boolean; center?: ArrayLike<number> }): EmbedSettings {
+  return { l2Normalize: storesNormalized(meta.metric, meta.l2Normalize), flipAverage: meta.flipAverage ?? false, ...(meta.center ? { center: meta.center } : {}) };
 }
 
 /**

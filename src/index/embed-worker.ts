@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   await initBackend({ preference: init.backend, log: () => {} });
   const { tower, card } = await loadModel(init.modelDir);
   const shape: [number, number, number] = [card.preprocess.height, card.preprocess.width, card.preprocess.channels];
-  const options = embedOptionsFor({ metric: card.metric, l2Normalize: card.tower.l2Normalize, flipAverage: card.tower.flipAverage });
+  const options = embedOptionsFor({ metric: card.metric, ...card.tower });
   // Requests are handled one at a time: each awaits the previous (tfjs has one engine per thread).
   let queue = Promise.resolve();
   port.on('message', (request: EmbedWorkerRequest) => {

@@ -1,8 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { l2NormalizeVector } from '../model/embed.js';
 import { pipelineEmbedder, type ChunkRunner, type ModelMeta } from './embedder.js';
 import { openModelEmbedder } from './model-embedder.js';
 import { syntheticPng, TINY_PREPROCESS, writeTinyModel } from './testing.js';
@@ -106,6 +107,32 @@ describe('openModelEmbedder', () => {
       expect(gap((await plain.embed(images)).vectors, (await plain.embed(mirrored)).vectors)).toBeGreaterThan(1e-3);
     } finally {
       await Promise.all(embedders.map((e) => e.close()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('embeds like the card says: with tower.center each vector is the plain one minus the centre, normalised, in this thread and in workers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'embedder-center-'));
+    const center = [0.3, -0.2, 0.1, 0, 0.25, -0.1, 0.05, 0.2];
+    await writeTinyModel(join(dir, 'centred'), { seed: 5, center });
+    await writeTinyModel(join(dir, 'plain'), { seed: 5 });
+    const images = await Promise.all([7, 8, 9].map((s) => syntheticPng(s)));
+    const embedders = await Promise.all([
+      openModelEmbedder(join(dir, 'centred'), { backend: 'wasm' }),
+      openModelEmbedder(join(dir, 'centred'), { backend: 'wasm', workers: 1 }),
+      openModelEmbedder(join(dir, 'plain'), { backend: 'wasm' }),
+    ]);
+    try {
+      const plain = (await embedders[2]!.embed(images)).vectors;
+      const expected = new Float32Array(plain.length);
+      for (let r = 0; r < images.length; r++) expected.set(l2NormalizeVector(plain.subarray(r * 8, r * 8 + 8).map((v, j) => v - center[j]!)), r * 8);
+      for (const embedder of embedders.slice(0, 2)) {
+        const { vectors } = await embedder.embed(images);
+        expect(Array.from(vectors)).toEqual(Array.from(expected, (v) => expect.closeTo(v, 5)));
+      }
+    } finally {
+      await Promise.all(embedders.map((e) => e.close()));
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

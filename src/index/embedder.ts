@@ -51,6 +51,8 @@ export interface ModelMeta {
   l2Normalize: boolean;
   /** The card's `tower.flipAverage`: embed each image with its mirror. */
   flipAverage?: boolean;
+  /** The card's `tower.center`: subtracted from each unit embedding. */
+  center?: number[];
   preprocess: PreprocessConfig;
 }
 

@@ -29,6 +29,7 @@ export function metaFromCard(card: ModelCard): ModelMeta {
     metric: card.metric,
     l2Normalize: card.tower.l2Normalize,
     flipAverage: card.tower.flipAverage ?? false,
+    ...(card.tower.center ? { center: card.tower.center } : {}),
     preprocess: card.preprocess,
   };
 }

@@ -64,10 +64,11 @@ export async function writeSyntheticGallery(root: string, identities: number, pe
  * @example
  * const card = await writeTinyModel('/tmp/model', { seed: 1 });
  */
-export async function writeTinyModel(dir: string, options: { seed?: number; embeddingSize?: number; metric?: 'l2' | 'cosine'; l2Normalize?: boolean; flipAverage?: boolean } = {}) {
+export async function writeTinyModel(dir: string, options: { seed?: number; embeddingSize?: number; metric?: 'l2' | 'cosine'; l2Normalize?: boolean; flipAverage?: boolean; center?: number[] } = {}) {
   const tower: TowerConfig = {
     arch: 'conv4', embeddingSize: options.embeddingSize ?? 8, filters: 4, l2Normalize: options.l2Normalize ?? true,
     ...(options.flipAverage ? { flipAverage: true } : {}),
+    ...(options.center ? { center: options.center } : {}),
   };
   const model = buildTower(tower, TINY_PREPROCESS, options.seed ?? 1);
   try {

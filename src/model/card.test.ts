@@ -102,6 +102,14 @@ describe('parseModelCard', () => {
     expect(errorOf(cardWith((c) => (c.embeddingSize = 128))).message).toMatch(/embeddingSize[\s\S]*64/);
   });
 
+  it('takes a centre of embeddingSize numbers, and only for an L2-normalised tower', () => {
+    const center = Array.from({ length: 64 }, (_, i) => i / 640);
+    expect(parseModelCard(cardWith((c) => (c.tower.center = center))).tower.center).toEqual(center);
+    expect(errorOf(cardWith((c) => (c.tower.center = center.slice(1)))).message).toMatch(/tower\.center[\s\S]*\(64\) numbers, got 63/);
+    expect(errorOf(cardWith((c) => ((c.tower.center = center), (c.tower.l2Normalize = false)))).message).toMatch(/tower\.center[\s\S]*l2Normalize/);
+    expect(errorOf(cardWith((c) => (c.tower.center = [...center.slice(1), Number.NaN]))).message).toContain('tower.center');
+  });
+
   it('reports text that is not JSON, and a non-object', () => {
     expect(errorOf('{"format": ').message).toMatch(/not JSON/);
     expect(errorOf(null).message).toMatch(/^Invalid model card/);

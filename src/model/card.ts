@@ -115,6 +115,7 @@ export const towerSchema = z
     head: z.enum(['flatten', 'gap']).optional(),
     dropout: finite.min(0).max(1).optional(),
     flipAverage: z.boolean().optional(),
+    center: z.array(finite).optional(),
   })
   .loose();
 
@@ -176,6 +177,13 @@ export const modelCardSchema = z
     }
     if (card.embeddingSize !== card.tower.embeddingSize) {
       ctx.addIssue({ code: 'custom', path: ['embeddingSize'], message: `must equal tower.embeddingSize (${card.tower.embeddingSize})` });
+    }
+    const { center } = card.tower;
+    if (center && center.length !== card.embeddingSize) {
+      ctx.addIssue({ code: 'custom', path: ['tower', 'center'], message: `must hold embeddingSize (${card.embeddingSize}) numbers, got ${center.length}` });
+    }
+    if (center && !card.tower.l2Normalize) {
+      ctx.addIssue({ code: 'custom', path: ['tower', 'center'], message: 'needs tower.l2Normalize: it is the mean of unit embeddings' });
     }
   });
 

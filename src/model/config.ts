@@ -78,6 +78,13 @@ export interface TowerConfig {
    * and products, not characters. Absent = off.
    */
   flipAverage?: boolean;
+  /**
+   * Subtracted from every unit embedding (after mirror averaging), which is then normalised again:
+   * the mean embedding of the training images, measured by `--center` once training ends. It removes
+   * the direction every image shares, so distances weigh what tells identities apart
+   * (Garcia-Romero & Espy-Wilson 2011's "length normalisation"). Needs `l2Normalize`. Absent = off.
+   */
+  center?: number[];
 }
 
 export type LossName =

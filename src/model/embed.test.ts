@@ -52,8 +52,8 @@ describe('embed', () => {
   it('returns one (optionally unit-length) row per image without leaking tensors', () => {
     const x = tf.tensor4d(images, [COUNT, ...SHAPE]);
     const before = tf.memory().numTensors;
-    const raw = embed(tower, x, false);
-    const unit = embed(tower, x, true);
+    const raw = embed(tower, x, { l2Normalize: false });
+    const unit = embed(tower, x, { l2Normalize: true });
     expect(tf.memory().numTensors).toBe(before + 2);
     expect(raw.shape).toEqual([COUNT, 6]);
     const norms = rowNorms(unit.dataSync() as Float32Array, 6);
@@ -69,34 +69,60 @@ describe('embed', () => {
     const x = tf.tensor4d(images, [COUNT, ...SHAPE]);
     const mirror = tf.reverse(x, 2);
     const before = tf.memory().numTensors;
-    const averaged = embed(tower, x, true, true);
-    const ofMirror = embed(tower, mirror, true, true);
-    const raw = embed(tower, x, false, true);
+    const averaged = embed(tower, x, { l2Normalize: true, flipAverage: true });
+    const ofMirror = embed(tower, mirror, { l2Normalize: true, flipAverage: true });
+    const raw = embed(tower, x, { l2Normalize: false, flipAverage: true });
     expect(tf.memory().numTensors).toBe(before + 3);
     const a = averaged.dataSync() as Float32Array;
     const m = ofMirror.dataSync() as Float32Array;
     expect(Math.max(...a.map((v, i) => Math.abs(v - m[i]!)))).toBeLessThan(1e-6);
     for (const n of rowNorms(a, 6)) expect(n).toBeCloseTo(1, 5);
     // By hand: normalise each view's embedding, add, normalise.
-    const own = embed(tower, x, true);
-    const mirrored = embed(tower, mirror, true);
+    const own = embed(tower, x, { l2Normalize: true });
+    const mirrored = embed(tower, mirror, { l2Normalize: true });
     const byHand = l2NormalizeRows(tf.add(own, mirrored) as tf.Tensor2D);
     const expected = byHand.dataSync();
     expect(Math.max(...a.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThan(1e-6);
     // The images are not mirror-symmetric, so averaging changes the embedding.
     expect(Math.max(...a.map((v, i) => Math.abs(v - own.dataSync()[i]!)))).toBeGreaterThan(1e-3);
     // Unnormalised: the plain mean of the two raw outputs.
-    const rawMean = tf.tidy(() => tf.mul(tf.add(embed(tower, x, false), embed(tower, mirror, false)), 0.5).dataSync());
+    const rawMean = tf.tidy(() => tf.mul(tf.add(embed(tower, x, { l2Normalize: false }), embed(tower, mirror, { l2Normalize: false })), 0.5).dataSync());
     const r = raw.dataSync();
     expect(Math.max(...r.map((v, i) => Math.abs(v - rawMean[i]!)))).toBeLessThan(1e-6);
     for (const t of [x, mirror, averaged, ofMirror, raw, own, mirrored, byHand]) t.dispose();
+  });
+
+  it('with center: the unit embedding minus the centre, normalised again; mirror averaging still holds; no leak', () => {
+    const x = tf.tensor4d(images, [COUNT, ...SHAPE]);
+    const mirror = tf.reverse(x, 2);
+    const unit = embed(tower, x, { l2Normalize: true, flipAverage: true });
+    const u = unit.dataSync() as Float32Array;
+    // Centre on the mean of these rows, as training does on its images.
+    const center = Array.from({ length: 6 }, (_, j) => Array.from({ length: COUNT }, (_, r) => u[r * 6 + j]!).reduce((a, b) => a + b) / COUNT);
+    const before = tf.memory().numTensors;
+    const centred = embed(tower, x, { l2Normalize: true, flipAverage: true, center });
+    const ofMirror = embed(tower, mirror, { l2Normalize: true, flipAverage: true, center });
+    expect(tf.memory().numTensors).toBe(before + 2);
+    const c = centred.dataSync() as Float32Array;
+    for (let r = 0; r < COUNT; r++) {
+      const byHand = l2NormalizeVector(u.subarray(r * 6, (r + 1) * 6).map((v, j) => v - center[j]!));
+      expect(Array.from(c.subarray(r * 6, (r + 1) * 6))).toEqual(Array.from(byHand, (v) => expect.closeTo(v, 5)));
+    }
+    for (const n of rowNorms(c, 6)) expect(n).toBeCloseTo(1, 5);
+    const m = ofMirror.dataSync() as Float32Array;
+    expect(Math.max(...c.map((v, i) => Math.abs(v - m[i]!)))).toBeLessThan(1e-5);
+    // Centring moves the rows apart: the smallest cosine between two images drops.
+    const minCos = (rows: Float32Array) => Math.min(...Array.from({ length: COUNT - 1 }, (_, r) => dot(rows.subarray(r * 6, r * 6 + 6), rows.subarray(r * 6 + 6, r * 6 + 12))));
+    expect(minCos(c)).toBeLessThan(minCos(u));
+    expect(() => embed(tower, x, { l2Normalize: false, center })).toThrow(/center needs l2Normalize/);
+    for (const t of [x, mirror, unit, centred, ofMirror]) t.dispose();
   });
 });
 
 describe('embedImageSet', () => {
   it('matches one big embed call, in batches that do not divide the count, reporting progress', () => {
     const x = tf.tensor4d(images, [COUNT, ...SHAPE]);
-    const whole = embed(tower, x, true);
+    const whole = embed(tower, x, { l2Normalize: true });
     const expected = Array.from(whole.dataSync());
     x.dispose();
     whole.dispose();

@@ -18,37 +18,51 @@ export function l2NormalizeRows(x: tf.Tensor2D, epsilon = L2_EPSILON): tf.Tensor
   return tf.tidy(() => tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), 1, true), epsilon))));
 }
 
+/** How a tower's outputs become embeddings: the model card's `tower` settings that act outside the saved model. */
+export interface EmbedSettings {
+  /** Scale each embedding to unit length. */
+  l2Normalize: boolean;
+  /** Average each image's embedding with its left-right mirror's (see {@link embed}). */
+  flipAverage?: boolean;
+  /** Subtract this vector from each unit embedding and normalise again (the card's `tower.center`; needs `l2Normalize`). */
+  center?: ArrayLike<number>;
+}
+
 /**
  * Embeds a batch of NHWC images (inference mode), optionally L2-normalised. The caller owns the result.
  * With `flipAverage` each image's embedding is the mean of its own and its left-right mirror's
  * (each normalised first when `l2Normalize`), so an image and its mirror embed identically — the
- * model card's `tower.flipAverage`, for faces and products.
+ * model card's `tower.flipAverage`, for faces and products. With `center`, that unit embedding
+ * minus `center`, normalised again (the card's `tower.center`).
  *
  * @example
- * const e = embed(tower, tf.zeros([8, 28, 28, 1]), true); // [8, 64], unit rows
+ * const e = embed(tower, tf.zeros([8, 28, 28, 1]), { l2Normalize: true }); // [8, 64], unit rows
  * e.dispose();
  */
-export function embed(tower: tf.LayersModel, x: tf.Tensor4D, l2Normalize: boolean, flipAverage = false): tf.Tensor2D {
+export function embed(tower: tf.LayersModel, x: tf.Tensor4D, settings: EmbedSettings): tf.Tensor2D {
+  const { l2Normalize, flipAverage = false, center } = settings;
+  if (center && !l2Normalize) throw new Error('center needs l2Normalize: it is subtracted from unit embeddings');
   return tf.tidy(() => {
+    let unit: tf.Tensor2D;
     if (!flipAverage) {
       const out = tower.apply(x, { training: false }) as tf.Tensor2D;
-      return l2Normalize ? l2NormalizeRows(out) : out;
+      if (!l2Normalize) return out;
+      unit = l2NormalizeRows(out);
+    } else {
+      // One forward pass over both views (NHWC: axis 2 is the width).
+      const n = x.shape[0];
+      const both = tower.apply(tf.concat([x, tf.reverse(x, 2)], 0), { training: false }) as tf.Tensor2D;
+      const [own, mirrored] = tf.split(both, [n, n], 0) as [tf.Tensor2D, tf.Tensor2D];
+      if (!l2Normalize) return tf.mul(tf.add(own, mirrored), 0.5);
+      unit = l2NormalizeRows(tf.add(l2NormalizeRows(own), l2NormalizeRows(mirrored)));
     }
-    // One forward pass over both views (NHWC: axis 2 is the width).
-    const n = x.shape[0];
-    const both = tower.apply(tf.concat([x, tf.reverse(x, 2)], 0), { training: false }) as tf.Tensor2D;
-    const [own, mirrored] = tf.split(both, [n, n], 0) as [tf.Tensor2D, tf.Tensor2D];
-    if (!l2Normalize) return tf.mul(tf.add(own, mirrored), 0.5);
-    return l2NormalizeRows(tf.add(l2NormalizeRows(own), l2NormalizeRows(mirrored)));
+    return center ? l2NormalizeRows(tf.sub(unit, tf.tensor1d(Float32Array.from(center)))) : unit;
   });
 }
 
-export interface EmbedImageSetOptions {
+export interface EmbedImageSetOptions extends EmbedSettings {
   /** Images per forward pass. Default 64. */
   batchSize?: number;
-  l2Normalize: boolean;
-  /** Average each image's embedding with its mirror's (see {@link embed}). */
-  flipAverage?: boolean;
   /** Called after every batch with the number of images embedded so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -87,7 +101,7 @@ function plan(tower: tf.LayersModel, data: Float32Array, count: number, shape: [
 function embedBatch(tower: tf.LayersModel, data: Float32Array, p: Plan, start: number, end: number, options: EmbedImageSetOptions): tf.Tensor2D {
   return tf.tidy(() => {
     const x = tf.tensor4d(data.subarray(start * p.imageSize, end * p.imageSize), [end - start, ...p.shape]);
-    return embed(tower, x, options.l2Normalize, options.flipAverage);
+    return embed(tower, x, options);
   });
 }
 

@@ -40,7 +40,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const embeddingsOf = (tower: tf.LayersModel): number[] => tf.tidy(() => Array.from(embed(tower, x, true).dataSync()));
+const embeddingsOf = (tower: tf.LayersModel): number[] => tf.tidy(() => Array.from(embed(tower, x, { l2Normalize: true }).dataSync()));
 
 async function expectLoadError(promise: Promise<unknown>, code: ModelLoadError['code'], message?: RegExp): Promise<void> {
   const err = await promise.then(
@@ -174,7 +174,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
   function trainStep(tower: tf.LayersModel, optimizer: tf.Optimizer): void {
     optimizer
       .minimize(() => {
-        const d = pairDistance(embed(tower, xa(), false), embed(tower, xb(), false));
+        const d = pairDistance(embed(tower, xa(), { l2Normalize: false }), embed(tower, xb(), { l2Normalize: false }));
         return contrastiveLoss(d, tf.tensor1d(same), 1);
       }, false, trainableVariables(tower))
       ?.dispose();

@@ -12,7 +12,7 @@ import { splitByIdentity } from '../data/pairs.js';
 import { selectIdentities } from '../data/select.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { buildTower, towerSummary } from '../model/tower.js';
-import { embedImageSetAsync } from '../model/embed.js';
+import { embedImageSetAsync, type EmbedSettings } from '../model/embed.js';
 import { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from '../model/io.js';
 import type { ModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
@@ -22,6 +22,7 @@ import { DEFAULT_TRAIN_OPTIONS, learningRateAt, type TrainOptions } from './opti
 import { addSnapshot, inAveragingWindow, type WeightAverage } from './average.js';
 import { pairDistances, scoreEmbeddings, type PairDistances, type ValidationScores } from './validate.js';
 import { calibrate, type Calibration } from './calibrate.js';
+import { centerSample, meanEmbedding } from './center.js';
 import { rocCurve } from './metrics.js';
 import { writePlots } from './plots.js';
 
@@ -265,8 +266,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     }
   };
 
-  const validate = async (): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number }> => {
-    const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { l2Normalize: options.tower.l2Normalize, flipAverage: options.tower.flipAverage, batchSize: 128 });
+  // Validation embeds as the saved model will; with --center the final validation also centres.
+  const uncentred: EmbedSettings = { l2Normalize: options.tower.l2Normalize, flipAverage: options.tower.flipAverage };
+  const validate = async (embedding = uncentred): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number }> => {
+    const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { ...embedding, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
     const distances = pairDistances(vectors, dim, val.labels, createRng(options.seed + 11), 200_000);
     // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
@@ -360,7 +363,14 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const keptWeights = keep === 'average' && average ? average.weights : keep === 'best' ? bestWeights : readWeights(trainable);
   const keptEpoch = keep === 'best' ? (best?.epoch ?? 0) : epoch;
   assignWeights(trainable, keptWeights);
-  const final = await validate();
+  let towerConfig = options.tower;
+  if (options.center) {
+    const sample = centerSample(set.labels, split.train);
+    const center = await meanEmbedding(trainable.tower, set.data, shape, sample, uncentred);
+    towerConfig = { ...options.tower, center };
+    log(`centred the embeddings on the mean of ${sample.length} training images (its length: ${Math.hypot(...center).toFixed(3)})`);
+  }
+  const final = await validate({ ...uncentred, center: towerConfig.center });
   const { distances } = final;
   const calibration: Calibration = calibrate(distances.same, distances.different, { targetFars: options.targetFars, defaultFar: options.targetFars[0] });
   const summary = towerSummary(trainable.tower);
@@ -368,7 +378,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const card = await saveModel(options.out, trainable.tower, {
     name: path.basename(path.resolve(options.out)),
     preprocess: options.preprocess,
-    tower: options.tower,
+    tower: towerConfig,
     inputShape: [...shape],
     embeddingSize: final.dim,
     metric: 'l2',

@@ -70,6 +70,12 @@ export interface TrainOptions {
    * but older, less trained weights); later = fewer, closer to the final weights.
    */
   averageFrom: number;
+  /**
+   * Centre the embeddings once training ends: the mean unit embedding of the training images becomes the
+   * card's `tower.center`, subtracted wherever the model embeds (see src/train/center.ts). Costs one pass
+   * over up to 10,000 training images; needs an L2-normalised tower. Absent = off.
+   */
+  center?: boolean;
   /** False-accept rates the calibration reports thresholds for; the first is the default. */
   targetFars: number[];
   /** What to do with an unreadable image: skip it with a warning, or fail. */
