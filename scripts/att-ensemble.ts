@@ -58,8 +58,9 @@ export async function evaluateEnsemble(modelDirs: string[], dataDir: string, inc
   for (const dir of modelDirs) {
     const { tower, card } = await loadModel(dir);
     const set = await loadImages(gallery, card.preprocess);
-    // Always unit vectors per model, whatever the card says, so every model weighs the same.
-    parts.push(await embedImageSetAsync(tower, set.data, set.count, set.shape, { l2Normalize: true }));
+    // Always unit vectors per model, whatever the card says, so every model weighs the same; otherwise
+    // embedded as the card says (with its mirror, centred), as eval and the API embed it.
+    parts.push(await embedImageSetAsync(tower, set.data, set.count, set.shape, { l2Normalize: true, flipAverage: card.tower.flipAverage, center: card.tower.center }));
     tower.dispose();
     labels = set.labels;
     count = set.count;
