@@ -7,6 +7,7 @@
  * recipe "length normalisation"; speaker verification centres i-vectors the same way).
  */
 import type * as tf from '@tensorflow/tfjs';
+import { gatherImages, imagesOfIdentities } from '../data/select.js';
 import { embedImageSetAsync, type EmbedSettings } from '../model/embed.js';
 
 /** At most this many images are averaged (evenly spaced): enough for a mean of tens of dimensions, and bounded time. */
@@ -19,9 +20,7 @@ export const MAX_CENTER_IMAGES = 10_000;
  * centerSample(new Int32Array([0, 0, 1, 2]), [0, 2]); // [0, 1, 3]
  */
 export function centerSample(labels: Int32Array, identities: readonly number[], cap = MAX_CENTER_IMAGES): number[] {
-  const wanted = new Set(identities);
-  const all: number[] = [];
-  for (let i = 0; i < labels.length; i++) if (wanted.has(labels[i]!)) all.push(i);
+  const all = imagesOfIdentities(labels, identities);
   if (all.length <= cap) return all;
   return Array.from({ length: cap }, (_, k) => all[Math.floor((k * all.length) / cap)]!);
 }
@@ -45,7 +44,7 @@ export async function meanEmbedding(
   tower: tf.LayersModel,
   data: Float32Array,
   shape: [number, number, number],
-  indices: ArrayLike<number>,
+  indices: readonly number[],
   settings: EmbedSettings,
   options: MeanEmbeddingOptions = {},
 ): Promise<number[]> {
@@ -56,13 +55,9 @@ export async function meanEmbedding(
   const imageSize = shape[0] * shape[1] * shape[2];
   let sum: Float64Array | undefined;
   for (let start = 0; start < indices.length; start += chunk) {
-    const count = Math.min(chunk, indices.length - start);
-    const pixels = new Float32Array(count * imageSize);
-    for (let i = 0; i < count; i++) {
-      const at = indices[start + i]!;
-      if (!Number.isInteger(at) || at < 0 || (at + 1) * imageSize > data.length) throw new Error(`image index ${at} is outside the ${data.length / imageSize} images`);
-      pixels.set(data.subarray(at * imageSize, (at + 1) * imageSize), i * imageSize);
-    }
+    const part = indices.slice(start, start + chunk);
+    const count = part.length;
+    const pixels = gatherImages(data, imageSize, part);
     const vectors = await embedImageSetAsync(tower, pixels, count, shape, { ...settings, batchSize: options.batchSize ?? 128 });
     const dim = vectors.length / count;
     sum ??= new Float64Array(dim);

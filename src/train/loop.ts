@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createRng } from '../data/rng.js';
 import { galleryDigest, loadImages, readGallery, type ImageSet } from '../data/gallery.js';
 import { splitByIdentity } from '../data/pairs.js';
-import { selectIdentities } from '../data/select.js';
+import { gatherImages, imagesOfIdentities, selectIdentities } from '../data/select.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { buildTower, towerSummary } from '../model/tower.js';
 import { embedImageSetAsync, type EmbedSettings } from '../model/embed.js';
@@ -88,12 +88,8 @@ interface CheckpointState {
 
 /** The images of some identities, at most `cap` of them (whole identities, in order). */
 function subsetByIdentity(set: ImageSet, identities: number[], cap: number): { data: Float32Array; labels: Int32Array; count: number } {
-  const keep = new Set(identities);
-  const size = set.shape[0] * set.shape[1] * set.shape[2];
-  const picked: number[] = [];
-  for (let i = 0; i < set.count && picked.length < cap; i++) if (keep.has(set.labels[i]!)) picked.push(i);
-  const data = new Float32Array(picked.length * size);
-  picked.forEach((img, k) => data.set(set.data.subarray(img * size, (img + 1) * size), k * size));
+  const picked = imagesOfIdentities(set.labels, identities).slice(0, cap);
+  const data = gatherImages(set.data, set.shape[0] * set.shape[1] * set.shape[2], picked);
   return { data, labels: Int32Array.from(picked, (i) => set.labels[i]!), count: picked.length };
 }
 
