@@ -28,11 +28,11 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import { parseModelCard } from '../src/model/card.js';
 import { MODEL_CARD_FILE } from '../src/model/io.js';
-import { openModelEmbedder } from '../src/index/model-embedder.js';
-import { openSnapshot } from '../src/index/open.js';
+import { openEmbedder } from '../src/embedding/index.js';
+import { openSnapshot } from '../src/index/live-snapshot.js';
 import { runIndex } from '../src/index/reindex.js';
 import { GalleryStore } from '../src/index/store.js';
-import { syntheticPng, writeTinyModel } from '../src/index/testing.js';
+import { syntheticPng, writeTinyModel } from '../test/fixtures/gallery.js';
 import { embeddingLabel, fashionMnist, machine, QUERY_LABEL, randomModel, table, writeResults, type QueryKind } from './bench-common.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -179,7 +179,7 @@ async function prepareIndex(o: ApiBenchOptions, modelDir: string, gallery: strin
     return { dir, version: index.version, M: index.stats().M, ef: index.stats().ef };
   } catch {
     o.log?.(`building the index in ${dir}`);
-    const embedder = await openModelEmbedder(modelDir, { workers: o.tiny ? 0 : 2 });
+    const embedder = await openEmbedder(modelDir, { workers: o.tiny ? 0 : 2 });
     try {
       await runIndex({ indexDir: dir, store: new GalleryStore(gallery), embedder, mode: 'build' });
     } finally {

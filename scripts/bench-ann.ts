@@ -29,7 +29,7 @@ import { parseModelCard } from '../src/model/card.js';
 import { MODEL_CARD_FILE } from '../src/model/io.js';
 import { exactSearch } from '../src/index/exact.js';
 import { DEFAULT_HNSW_PARAMS } from '../src/index/hnsw.js';
-import { openModelEmbedder } from '../src/index/model-embedder.js';
+import { openEmbedder } from '../src/embedding/index.js';
 import { vectorsToBytes } from '../src/index/vectors.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import type { AnnChildJob, AnnChildResult, AnnEngine } from './bench-ann-child.js';
@@ -152,11 +152,11 @@ async function embedOmniglot(modelDir: string, workers: number, log: (l: string)
     return { vectors: cached, dim: card.embeddingSize, seconds: null };
   }
   log(`embedding ${files.length} Omniglot images with ${workers} worker(s)`);
-  const embedder = await openModelEmbedder(modelDir, { workers, backend: 'wasm' });
+  const embedder = await openEmbedder(modelDir, { workers, backend: 'wasm' });
   const started = performance.now();
   try {
     let last = 0;
-    const { vectors, failed } = await embedder.embed(files, {
+    const { vectors, failed } = await embedder.embedAll(files, {
       onProgress: (done, total) => {
         if (done - last >= 5000 || done === total) log(`omniglot embedded ${(last = done)}/${total}`);
       },

@@ -24,12 +24,12 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRng } from '../src/data/rng.js';
-import { openSnapshot } from '../src/index/open.js';
+import { openSnapshot } from '../src/index/live-snapshot.js';
 import { runIndex } from '../src/index/reindex.js';
 import { readCurrent, switchCurrent } from '../src/index/snapshot.js';
 import { GalleryStore } from '../src/index/store.js';
-import { openModelEmbedder } from '../src/index/model-embedder.js';
-import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from '../src/api/testing.js';
+import { openEmbedder } from '../src/embedding/index.js';
+import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from '../test/fixtures/api.js';
 import { writeResults } from './bench-common.js';
 import { reindex, runCrashTest, type CrashResult } from './index-crash.js';
 import { serveFixture, writeFixtureConfig, type HostileServer } from './hostile-server.js';
@@ -242,7 +242,7 @@ export async function flippedByte(options: { file?: 'hnsw.bin' | 'vectors.f32' |
     const staging = join(fx.dir, 'staging');
     await cp(fx.indexDir, staging, { recursive: true });
     await writeFile(join(fx.galleryDir, 'id000', 'flip.png'), await syntheticPng(424_242));
-    const embedder = await openModelEmbedder(fx.modelDir, { workers: 0 });
+    const embedder = await openEmbedder(fx.modelDir, { workers: 0 });
     let corrupted: string;
     try {
       corrupted = (await runIndex({ indexDir: staging, store: new GalleryStore(fx.galleryDir), embedder, mode: 'reindex' })).version;
@@ -283,7 +283,7 @@ export async function flippedByte(options: { file?: 'hnsw.bin' | 'vectors.f32' |
     const fresh = await readyz(server.url);
 
     // Recovery: an incremental re-index refuses to start from a damaged snapshot ("run a full build"), so the operator runs one.
-    const recoverEmbedder = await openModelEmbedder(fx.modelDir, { workers: 0 });
+    const recoverEmbedder = await openEmbedder(fx.modelDir, { workers: 0 });
     let good: string;
     let reindexRefusal = '';
     try {

@@ -522,7 +522,7 @@ async function main(): Promise<void> {
       'results-out': { type: 'string', default: resolve(import.meta.dirname, '../bench/results') },
     },
   });
-  const { ADMIN_KEY, READ_KEY } = await import('../src/api/testing.js');
+  const { ADMIN_KEY, READ_KEY } = await import('../test/fixtures/api.js');
   const cases = await buildHostileCorpus({ seed: Number(values.seed), readKey: READ_KEY, adminKey: ADMIN_KEY });
   const out = resolve(values.out ?? (await mkdtemp(join(tmpdir(), 'hostile-corpus-'))));
   const files = await writeHostileCorpus(out, cases);

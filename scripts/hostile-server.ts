@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { silentLogger } from '../src/api/log.js';
 import { startNodeAdapter, type NodeAdapter } from '../src/api/node/index.js';
 import { getRuntime, type Runtime } from '../src/api/runtime.js';
-import { ADMIN_KEY, createFixture, READ_KEY, type Fixture } from '../src/api/testing.js';
+import { ADMIN_KEY, createFixture, READ_KEY, type Fixture } from '../test/fixtures/api.js';
 
 const repo = resolve(import.meta.dirname, '..');
 

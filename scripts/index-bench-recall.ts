@@ -21,11 +21,9 @@ import { toModelInput } from '../src/data/preprocess.js';
 import { createRng } from '../src/data/rng.js';
 import { parseModelCard } from '../src/model/card.js';
 import { MODEL_CARD_FILE } from '../src/model/io.js';
-import { startWorkerRunner } from '../src/index/embed-workers.js';
-import { inProcessRunner } from '../src/index/embedder.js';
+import { startRunner } from '../src/embedding/index.js';
 import { exactSearch, recallAtK } from '../src/index/exact.js';
 import { addRows, createHnsw } from '../src/index/hnsw.js';
-import { metaFromCard } from '../src/index/model-embedder.js';
 import {
   EMBEDDING_CACHE_DIR,
   embeddingCacheFile,
@@ -94,7 +92,6 @@ export async function embedFashionMnist(
   cacheDir: string = EMBEDDING_CACHE_DIR,
 ): Promise<{ vectors: Float32Array; dim: number; modelId: string; embed: RecallBenchResult['embed'] }> {
   const card = parseModelCard(await readFile(join(modelDir, MODEL_CARD_FILE), 'utf8'));
-  const meta = metaFromCard(card);
   const pre = card.preprocess;
   if (pre.width !== 28 || pre.height !== 28 || pre.channels !== 1) throw new Error(`the benchmark feeds 28x28x1 Fashion-MNIST images; the model wants ${pre.width}x${pre.height}x${pre.channels}`);
   const cacheFile = embeddingCacheFile(cacheDir, 'fashion-mnist', card.modelId, { limit });
@@ -104,14 +101,7 @@ export async function embedFashionMnist(
     return { vectors: cached, dim: card.embeddingSize, modelId: card.modelId, embed: null };
   }
   const { images, count } = await fashionMnist(limit);
-  let runner;
-  if (workers > 0) runner = await startWorkerRunner({ modelDir, batchSize: 128 }, workers);
-  else {
-    const { initBackend } = await import('../src/model/backend.js');
-    const { loadModel } = await import('../src/model/io.js');
-    await initBackend({ preference: 'wasm', log: () => {} });
-    runner = inProcessRunner((await loadModel(modelDir)).tower, meta, 128);
-  }
+  const runner = await startRunner(modelDir, card, { workers, batchSize: 128, backend: 'wasm' });
   const started = performance.now();
   const vectors = new Float32Array(count * card.embeddingSize);
   const chunk = 1024;

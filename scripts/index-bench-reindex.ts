@@ -16,10 +16,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { createRng } from '../src/data/rng.js';
-import { openModelEmbedder } from '../src/index/model-embedder.js';
+import { openEmbedder } from '../src/embedding/index.js';
 import { formatSummary, runIndex, type IndexRunSummary } from '../src/index/reindex.js';
 import { GalleryStore, HASH_CACHE_FILE } from '../src/index/store.js';
-import { syntheticPng, writeTinyModel } from '../src/index/testing.js';
+import { syntheticPng, writeTinyModel } from '../test/fixtures/gallery.js';
 import { fashionMnist, randomModel, table, writeResults } from './bench-common.js';
 
 const repo = resolve(import.meta.dirname, '..');
@@ -86,7 +86,7 @@ export async function runReindexBench(o: ReindexBenchOptions): Promise<ReindexBe
     }
     const modelDir = o.modelDir ?? (o.tiny ? join(work, 'model') : await randomModel(join(work, 'model')));
     if (o.tiny && !o.modelDir) await writeTinyModel(modelDir);
-    const embedder = await openModelEmbedder(modelDir, { workers: o.workers, backend: 'wasm' });
+    const embedder = await openEmbedder(modelDir, { workers: o.workers, backend: 'wasm' });
     const store = new GalleryStore(root);
     const indexDir = join(work, 'index');
     try {
@@ -119,7 +119,7 @@ export async function runReindexBench(o: ReindexBenchOptions): Promise<ReindexBe
       return {
         images: o.images,
         identities: (await readdir(root)).filter((d) => !d.startsWith('.')).length,
-        modelId: embedder.modelId,
+        modelId: embedder.recipe.modelId,
         workers: o.workers,
         full: pick(full),
         noChange: pick(noChange),

@@ -19,10 +19,10 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRng } from '../src/data/rng.js';
-import { openSnapshot } from '../src/index/open.js';
+import { openSnapshot } from '../src/index/live-snapshot.js';
 import { readCurrent } from '../src/index/snapshot.js';
 import { GalleryStore } from '../src/index/store.js';
-import { syntheticPng, writeSyntheticGallery, writeTinyModel } from '../src/index/testing.js';
+import { syntheticPng, writeSyntheticGallery, writeTinyModel } from '../test/fixtures/gallery.js';
 import { writeResults } from './bench-common.js';
 
 const repo = resolve(import.meta.dirname, '..');

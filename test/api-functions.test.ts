@@ -15,7 +15,7 @@ import { ConfigError } from '../src/api/config/index.js';
 import { silentLogger } from '../src/api/log.js';
 import { closeSharedRuntime, createRuntime } from '../src/api/runtime.js';
 import { SearchResponseSchema } from '../src/api/schemas/index.js';
-import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from '../src/api/testing.js';
+import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from './fixtures/api.js';
 
 let fx: Fixture;
 let env: Record<string, unknown>;

@@ -13,7 +13,7 @@ import { ConfigError } from '../src/api/config/index.js';
 import { silentLogger } from '../src/api/log.js';
 import { startNodeAdapter, type NodeAdapter } from '../src/api/node/index.js';
 import { SearchResponseSchema } from '../src/api/schemas/index.js';
-import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from '../src/api/testing.js';
+import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from './fixtures/api.js';
 
 const WORKER = resolve('functions/worker.ts');
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatUnitEmbeddings, evaluateEnsemble } from '../scripts/att-ensemble.js';
 import { evaluateVerification } from '../src/eval/verify.js';
-import { writeSyntheticGallery, writeTinyModel } from '../src/index/testing.js';
+import { writeSyntheticGallery, writeTinyModel } from './fixtures/gallery.js';
 import { initBackend } from '../src/model/backend.js';
 import { loadModel } from '../src/model/io.js';
 

@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, bearer, READ_KEY, syntheticPng } from '../src/api/testing.js';
+import { ADMIN_KEY, bearer, READ_KEY, syntheticPng } from './fixtures/api.js';
 import { buildHostileCorpus, hammer, runCorpus, type HostileCase } from '../scripts/hostile-corpus.js';
 import { startHostileServer, type HostileServer } from '../scripts/hostile-server.js';
 

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from './runtime.js';
+import { GalleryStore } from '../index/store.js';
 import {
   DeleteResponseSchema,
   EmbedResponseSchema,
@@ -21,7 +22,7 @@ import {
   SearchResponseSchema,
   VerifyResponseSchema,
 } from './schemas/index.js';
-import { ADMIN_KEY, bearer, createFixture, fixtureRuntime, READ_KEY, syntheticPng, writeDemo, type Fixture } from './testing.js';
+import { ADMIN_KEY, bearer, createFixture, fixtureRuntime, READ_KEY, syntheticPng, writeDemo, type Fixture } from '../../test/fixtures/api.js';
 
 let fx: Fixture;
 let rt: Runtime;
@@ -71,7 +72,7 @@ describe('POST /v1/search', () => {
     expect(body.matches.map((m) => m.distance)).toEqual([...body.matches.map((m) => m.distance)].sort((a, b) => a - b));
     expect(body.threshold).toEqual({ value: 1, source: 'calibrated', far: 0.5, tar: 0.5 });
     expect(body.model.id).toBe(rt.card.modelId);
-    expect(body.index.version).toBe(rt.holder.current?.version);
+    expect(body.index.version).toBe(rt.store.reader()?.generation);
     expect(body.timings.totalMs).toBeGreaterThanOrEqual(body.timings.embedMs);
     expect(res.headers.get('server-timing')).toMatch(/decode;dur=[\d.]+, embed;dur=[\d.]+, search;dur=[\d.]+, serialise;dur=[\d.]+/);
   });
@@ -180,7 +181,7 @@ describe('POST /v1/search/batch, /v1/verify, /v1/embed', () => {
     const body = EmbedResponseSchema.parse(await (await post('/v1/embed', await syntheticPng(1001))).json());
     expect(body).toMatchObject({ dim: 8, normalized: true, metric: 'l2' });
     expect(Math.hypot(...body.vector)).toBeCloseTo(1, 5);
-    const hits = rt.holder.current?.search(body.vector, 1, { exact: true }) ?? [];
+    const hits = (await rt.store.reader()?.search(body.vector, 1)) ?? [];
     expect(hits[0]).toMatchObject({ source: 'id001/1.png' });
     expect(hits[0].distance).toBeLessThan(1e-5);
   });
@@ -330,10 +331,10 @@ describe('enrolment and deletion', () => {
     const again = EnrolResponseSchema.parse(await (await mpost('/v1/gallery/Latin/character03', a)).json());
     expect(again).toMatchObject({ added: 0, duplicates: 1, images: 2 });
 
-    const before = mrt.holder.current?.version;
+    const before = mrt.store.reader()?.generation;
     await mfx.index('reindex');
-    await mrt.holder.reload();
-    expect(mrt.holder.current?.version).not.toBe(before);
+    await mrt.store.reload();
+    expect(mrt.store.reader()?.generation).not.toBe(before);
     expect(await topIdentity(b)).toBe('Latin/character03');
     const info = IndexInfoSchema.parse(await (await mrt.app.request('/v1/index', { headers: read })).json());
     expect(info).toMatchObject({ identities: 4, images: 8, liveAdded: 0 });
@@ -342,8 +343,8 @@ describe('enrolment and deletion', () => {
   it('validates every image before storing anything, and the identity name', async () => {
     const good = await syntheticPng(888_001);
     await expectError(await mpost('/v1/gallery/bob', form({ image: [good, new TextEncoder().encode('<svg/>')] })), 415, 'UNSUPPORTED_IMAGE');
-    expect(mrt.holder.catalogue?.count('bob')).toBe(0);
-    expect((await mrt.store.listGalleryEntries({ identity: 'bob' })).entries).toHaveLength(0);
+    expect((await mrt.store.reader()!.identities(undefined, 100)).identities.map((i) => i.identity)).not.toContain('bob');
+    expect((await new GalleryStore(mfx.galleryDir).listGalleryEntries({ identity: 'bob' })).entries).toHaveLength(0);
     await expectError(await mpost('/v1/gallery/a%2F..%2Fb', good), 400, 'INVALID_IDENTITY');
     await expectError(await mpost('/v1/gallery/bad%01name', good), 400, 'INVALID_IDENTITY');
     await expectError(await mpost(`/v1/gallery/${'x'.repeat(201)}`, good), 400, 'INVALID_IDENTITY');
@@ -362,7 +363,7 @@ describe('enrolment and deletion', () => {
     expect(await topIdentity(png)).not.toBe('id001');
     await expectError(await mrt.app.request('/v1/gallery/id001', { method: 'DELETE', headers: admin }), 404, 'UNKNOWN_IDENTITY');
     await mfx.index('reindex');
-    await mrt.holder.reload();
+    await mrt.store.reload();
     expect(await topIdentity(png)).not.toBe('id001');
     const page = GalleryResponseSchema.parse(await (await mrt.app.request('/v1/gallery', { headers: read })).json());
     expect(page.identities.map((i) => i.identity)).not.toContain('id001');
@@ -373,7 +374,7 @@ describe('enrolment and deletion', () => {
     const reindex = mfx.index('reindex');
     expect((await mpost('/v1/gallery/carol', png)).status).toBe(201);
     await reindex;
-    await mrt.holder.reload();
+    await mrt.store.reload();
     expect(await topIdentity(png)).toBe('carol');
   });
 });

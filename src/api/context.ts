@@ -1,15 +1,13 @@
 /**
  * What every route needs, built once per app from its dependencies: the model card, the
- * embedder, the index holder, config-derived limits, the key ring, metrics and the logger.
+ * embedder, the vector store, config-derived limits, the key ring, metrics and the logger.
  */
+import type { Embedder } from '../embedding/index.js';
 import type { ModelCard } from '../model/card.js';
-import { storesNormalized } from '../index/distance.js';
-import type { OpenIndex } from '../index/open.js';
+import type { StoreReader, VectorStore } from '../index/vector-store.js';
 import { keyRing, type KeyRing } from './auth/index.js';
 import type { ApiConfig } from './config/index.js';
-import type { QueryEmbedder } from './embedding/index.js';
 import { ApiError } from './errors/index.js';
-import type { IndexHolder } from './holder/index.js';
 import type { ImageLimits } from './images/index.js';
 import type { Logger } from './log.js';
 import type { ApiMetrics } from './metrics/index.js';
@@ -19,8 +17,8 @@ import { calibratedThreshold, type ThresholdInfo } from './search/index.js';
 export interface AppDeps {
   config: ApiConfig;
   card: ModelCard;
-  embedder: QueryEmbedder;
-  holder: IndexHolder;
+  embedder: Embedder;
+  store: VectorStore;
   metrics: ApiMetrics;
   log: Logger;
   /** Folder holding the demo page (index.html, demo.js, demo.css). Default: src/api/demo. */
@@ -33,8 +31,8 @@ export interface ApiContext extends AppDeps {
   limits: ImageLimits;
   /** Embeddings come out L2-normalised (and are stored so). */
   normalized: boolean;
-  /** The loaded index, or 503. */
-  requireIndex(): OpenIndex;
+  /** The generation this request reads (take it once per request), or 503. */
+  requireReader(): StoreReader;
 }
 
 /**
@@ -42,20 +40,20 @@ export interface ApiContext extends AppDeps {
  * const ctx = apiContext(deps); ctx.threshold.value // the calibrated threshold
  */
 export function apiContext(deps: AppDeps): ApiContext {
-  const { config, card, holder } = deps;
+  const { config, card, store, embedder } = deps;
   return {
     ...deps,
     ring: keyRing(config),
     threshold: calibratedThreshold(card, config.targetFar),
     limits: { maxInputPixels: config.maxInputPixels, minImageSide: config.minImageSide },
-    normalized: storesNormalized(card.metric, card.tower.l2Normalize),
-    requireIndex() {
-      const index = holder.current;
-      if (!index) {
-        const refused = holder.status().refused;
-        throw new ApiError('NOT_READY', refused ? `no index is loaded: snapshot ${refused.version} was refused (${refused.code})` : 'no index is loaded yet');
+    normalized: embedder.recipe.normalized,
+    requireReader() {
+      const reader = store.reader();
+      if (!reader) {
+        const refused = store.status().refused;
+        throw new ApiError('NOT_READY', refused ? `no index is loaded: snapshot ${refused.generation} was refused (${refused.code})` : 'no index is loaded yet');
       }
-      return index;
+      return reader;
     },
   };
 }

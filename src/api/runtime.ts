@@ -1,28 +1,21 @@
 /**
- * Builds a serving runtime from an `env` (wrangler vars + secrets, or process.env): loads the
- * model (in worker threads or this thread), opens and watches the index, and creates the app.
- * Every entry point in functions/ and the Node adapter go through here, so they serve the same
- * app the same way.
+ * Builds a serving runtime from an `env` (wrangler vars + secrets, or process.env): starts the
+ * embedder (worker threads, or this thread), opens and follows the vector store, and creates the
+ * app. Every entry point in functions/ and the Node adapter go through here, so they serve the
+ * same app the same way.
  */
-import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import sharp from 'sharp';
-import { initBackend } from '../model/backend.js';
-import { parseModelCard, type ModelCard } from '../model/card.js';
-import { loadModel, MODEL_CARD_FILE } from '../model/io.js';
-import { startWorkerRunner } from '../index/embed-workers.js';
-import { inProcessRunner, pipelineEmbedder, type ChunkRunner, type Embedder } from '../index/embedder.js';
-import { isIndexError } from '../index/errors.js';
-import { metaFromCard } from '../index/model-embedder.js';
-import { runIndex, type IndexRunSummary } from '../index/reindex.js';
+import { createEmbedder, pendingRunner, recipeFromCard, startRunner, type Embedder } from '../embedding/index.js';
+import type { ModelCard } from '../model/card.js';
+import { readModelCard } from '../model/io.js';
+import { LocalHnswStore } from '../index/local-store.js';
+import type { IndexRunSummary } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
+import type { VectorStore } from '../index/vector-store.js';
 import { createApp } from './app.js';
 import { authEnabled, ConfigError, parseApiConfig, type ApiConfig, type EnvLike } from './config/index.js';
-import { batchingEmbedder, handoffRunner, type QueryEmbedder } from './embedding/index.js';
-import { IndexHolder } from './holder/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type ApiMetrics } from './metrics/index.js';
 
@@ -45,14 +38,13 @@ export interface Runtime {
   config: ApiConfig;
   card: ModelCard;
   app: OpenAPIHono;
-  holder: IndexHolder;
-  embedder: QueryEmbedder;
-  store: GalleryStore;
+  store: VectorStore;
+  embedder: Embedder;
   metrics: ApiMetrics;
   log: Logger;
-  /** The nightly job: re-index (embedding only what changed), then swap the new snapshot in. Null if another run held the lock. */
+  /** The nightly job: re-index (embedding only what changed), then serve the new generation. Null if another run held the lock. */
   reindex(): Promise<IndexRunSummary | null>;
-  /** Stops watching, embedding workers and the model. */
+  /** Stops following the store, the embedding workers and the model. */
   close(): Promise<void>;
 }
 
@@ -61,52 +53,8 @@ export function isLoopbackOnly(env: object): boolean {
   return (env as Record<symbol, unknown>)[LOOPBACK_ONLY] === true;
 }
 
-/** The embedding runner, and how to free the model it holds in this thread (if any) on close. */
-interface StartedRunner {
-  runner: ChunkRunner;
-  dispose: () => void;
-}
-
-async function loadLocalRunner(config: ApiConfig, card: ModelCard, log: Logger): Promise<{ runner: ChunkRunner; tower: tf.LayersModel }> {
-  await initBackend({ log: (m) => log.info(m) });
-  const { tower, card: loaded } = await loadModel(config.modelDir);
-  if (loaded.modelId !== card.modelId) {
-    tower.dispose();
-    throw new Error(`the model in ${config.modelDir} changed while loading`);
-  }
-  return { runner: inProcessRunner(tower, metaFromCard(card), config.embedBatch), tower };
-}
-
-async function startRunner(config: ApiConfig, card: ModelCard, log: Logger): Promise<StartedRunner> {
-  if (config.embedWorkers === 0) {
-    const { runner, tower } = await loadLocalRunner(config, card, log);
-    return { runner, dispose: () => tower.dispose() };
-  }
-  const workers = startWorkerRunner({ modelDir: config.modelDir, batchSize: config.embedBatch }, config.embedWorkers);
-  workers.catch(() => undefined); // handled by the hand-off
-  // Each worker boots its own tfjs (~1 s); meanwhile this thread serves with its own copy of the
-  // model, so the first search does not wait for the workers (cold start 2.2 -> ~1.8 s measured).
-  let local: Awaited<ReturnType<typeof loadLocalRunner>>;
-  try {
-    local = await loadLocalRunner(config, card, log);
-  } catch (error) {
-    await workers.then((w) => w.close(), () => undefined);
-    throw error;
-  }
-  let disposed = false;
-  const disposeLocal = (): void => {
-    if (!disposed) local.tower.dispose();
-    disposed = true;
-  };
-  const runner = handoffRunner(local.runner, workers, {
-    onHandoff: () => {
-      disposeLocal();
-      log.info({ workers: config.embedWorkers }, 'embedding in worker threads');
-    },
-    onSuccessorFailed: (error) => log.error({ err: error.message }, 'embedding workers failed to start: embedding stays in the serving thread'),
-  });
-  return { runner, dispose: disposeLocal };
-}
+/** Images per catch-up / re-index chunk inside a server: small, so requests interleave with them. */
+const SERVER_CHUNK = 64;
 
 /**
  * @example
@@ -123,88 +71,50 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
   if (!authEnabled(config) && !isLoopbackOnly(env)) {
     throw new ConfigError('no API keys configured (API_KEYS / ADMIN_KEYS secrets): refusing to serve. Only the Node adapter on a loopback address (npm start, npm run dev) may run without keys');
   }
-  let cardText: string;
+  let card: ModelCard;
   try {
-    cardText = await readFile(join(config.modelDir, MODEL_CARD_FILE), 'utf8');
+    card = await readModelCard(config.modelDir);
   } catch (error) {
-    throw new ConfigError(`no model in ${config.modelDir} (MODEL_DIR): ${(error as Error).message}`);
+    throw new ConfigError(`no model in ${config.modelDir} (MODEL_DIR): ${(error as Error).message}`, { cause: error });
   }
-  const card = parseModelCard(cardText);
-  // The model loads (in worker threads, or here) while the index is opened and verified.
-  const started = startRunner(config, card, log);
+  // The model loads (in worker threads, serving from this thread until they are up) while the
+  // index is opened and verified; the embedder queues work until its runner has started.
+  const started = startRunner(config.modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
   started.catch(() => undefined); // awaited below
-  let disposeModel: (() => void) | undefined;
-  const runner: ChunkRunner = {
-    slots: Math.max(1, config.embedWorkers),
-    run: async (data, count) => (await started).runner.run(data, count),
-    close: async () => (await started.catch(() => null))?.runner.close(),
-  };
-  const meta = metaFromCard(card);
-  const imageSize = card.preprocess.width * card.preprocess.height * card.preprocess.channels;
-  const embedder = batchingEmbedder(runner, { dim: card.embeddingSize, imageSize, maxBatch: config.embedBatch });
-  // Paths-in embedder for catch-up and the re-index, sharing the same runner (small chunks, so queries interleave).
-  const pathEmbedder: Embedder = pipelineEmbedder(meta, runner, { chunkSize: 64 });
-  const store = new GalleryStore(config.galleryDir, { storeDir: config.storeDir });
-  const holder = new IndexHolder({
+  const embedder = createEmbedder(recipeFromCard(card), pendingRunner(started, Math.max(1, config.embedWorkers)), { maxBatch: config.embedBatch, chunkSize: SERVER_CHUNK });
+  const store = new LocalHnswStore({
     indexDir: config.indexDir,
     expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: card.weights.sha256 },
     ef: config.indexEf,
-    store,
-    embedder: pathEmbedder,
+    gallery: new GalleryStore(config.galleryDir, { storeDir: config.storeDir }),
+    embedder,
     log,
     pollMs: config.reloadPollMs,
     watch: config.watchIndex,
   });
   try {
-    const [outcome, loaded] = await Promise.all([holder.start(), started]);
-    disposeModel = loaded.dispose;
+    const [outcome] = await Promise.all([store.start(), started]);
     if (outcome === 'no-index') log.warn({ indexDir: config.indexDir }, 'no index yet (index/CURRENT missing): /readyz answers 503 until one is built (npm run index)');
   } catch (error) {
-    await holder.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
     await embedder.close().catch(() => undefined);
-    (await started.catch(() => null))?.dispose();
     throw error;
   }
-  const metrics = createMetrics({ holder, embedder });
-  const app = createApp({ config, card, embedder, holder, metrics, log, demoDir: options.demoDir });
-  log.info({ model: card.modelId, index: holder.status().version, auth: authEnabled(config) ? 'keys' : 'open (loopback only)' }, 'runtime ready');
-
-  let reindexing: Promise<IndexRunSummary | null> | null = null;
+  const metrics = createMetrics({ store, embedder });
+  const app = createApp({ config, card, embedder, store, metrics, log, demoDir: options.demoDir });
+  log.info({ model: card.modelId, index: store.status().generation, auth: authEnabled(config) ? 'keys' : 'open (loopback only)' }, 'runtime ready');
   return {
     config,
     card,
     app,
-    holder,
-    embedder,
     store,
+    embedder,
     metrics,
     log,
-    reindex() {
-      // One run at a time in this process; the index lock covers other processes.
-      reindexing ??= (async () => {
-        try {
-          const summary = await runIndex({ indexDir: config.indexDir, store, embedder: pathEmbedder, mode: 'reindex', onWarning: (m) => log.warn(m) });
-          log.info({ version: summary.version, mode: summary.mode, added: summary.added, removed: summary.removed, changed: summary.changed, seconds: summary.seconds }, 're-index done');
-          await holder.reload();
-          return summary;
-        } catch (error) {
-          if (isIndexError(error, 'LOCKED')) {
-            log.warn('re-index skipped: another run holds the index lock');
-            return null;
-          }
-          log.error({ err: (error as Error).message }, 're-index failed; the current snapshot keeps serving');
-          throw error;
-        } finally {
-          reindexing = null;
-        }
-      })();
-      return reindexing;
-    },
+    reindex: () => store.reindex(),
     async close() {
-      await holder.close();
-      await reindexing?.catch(() => undefined);
+      await store.close();
       await embedder.close();
-      disposeModel?.();
     },
   };
 }

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_LOCKED } from './index-program.js';
 import { acquireLock } from '../index/lock.js';
 import { readCurrent } from '../index/snapshot.js';
-import { writeSyntheticGallery, writeTinyModel } from '../index/testing.js';
+import { writeSyntheticGallery, writeTinyModel } from '../../test/fixtures/gallery.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');

@@ -11,7 +11,7 @@ import { parseNonNegativeInteger, parsePositiveInteger, parseUnitInterval } from
 import { parseBackendPreference } from '../model/backend.js';
 import { IndexError } from '../index/errors.js';
 import { DEFAULT_HNSW_PARAMS } from '../index/hnsw.js';
-import { openModelEmbedder } from '../index/model-embedder.js';
+import { openEmbedder, type Embedder } from '../embedding/index.js';
 import { DEFAULT_MAX_DELETED_FRACTION } from '../index/plan.js';
 import { createProgress } from '../index/progress.js';
 import { DEFAULT_KEEP, formatSummary, runIndex } from '../index/reindex.js';
@@ -77,9 +77,9 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
 
 async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
   const progress = createProgress(flags.progress && Boolean(process.stderr.isTTY));
-  let embedder: Awaited<ReturnType<typeof openModelEmbedder>> | undefined;
+  let embedder: Embedder | undefined;
   try {
-    embedder = await openModelEmbedder(resolve(flags.model), {
+    embedder = await openEmbedder(resolve(flags.model), {
       workers: flags.workers,
       batchSize: flags.batchSize,
       backend: parseBackendPreference(flags.backend),

@@ -22,9 +22,9 @@ import { MODEL_CARD_FILE } from '../model/io.js';
 import { parseApiConfig } from '../api/config/index.js';
 import { readWranglerEnv, startNodeAdapter } from '../api/node/index.js';
 import { defaultWorkers } from './index-program.js';
-import { openModelEmbedder } from '../index/model-embedder.js';
+import { openEmbedder } from '../embedding/index.js';
 import { isIndexError } from '../index/errors.js';
-import { openSnapshot } from '../index/open.js';
+import { openSnapshot } from '../index/live-snapshot.js';
 import { createProgress } from '../index/progress.js';
 import { formatSummary, runIndex } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   } else {
     say(`[3/4] building the index in ${config.indexDir} (${current.reason})`);
     const progress = createProgress(Boolean(process.stderr.isTTY));
-    const embedder = await openModelEmbedder(config.modelDir, { workers: defaultWorkers() });
+    const embedder = await openEmbedder(config.modelDir, { workers: defaultWorkers() });
     try {
       const summary = await runIndex({
         indexDir: config.indexDir,

@@ -10,7 +10,6 @@
  *   ranking by cosine, so one hnswlib space serves both metrics.
  */
 import type { Metric } from '../model/config.js';
-import type { EmbedSettings } from '../model/embed.js';
 
 /** hnswlib space every snapshot uses. */
 export const HNSW_SPACE = 'l2' as const;
@@ -26,23 +25,6 @@ export const HNSW_SPACE = 'l2' as const;
 export function distanceFromRaw(metric: Metric, raw: number): number {
   const squared = Math.max(0, raw);
   return metric === 'cosine' ? squared / 2 : Math.sqrt(squared);
-}
-
-/** Whether stored vectors must be L2-normalised: always for cosine, else as the model card says. */
-export function storesNormalized(metric: Metric, l2Normalize: boolean): boolean {
-  return metric === 'cosine' || l2Normalize;
-}
-
-/**
- * How a model's vectors are embedded, from what its card says: normalised when they are stored
- * normalised (see `storesNormalized`), with the mirror when `flipAverage`, centred when `center`.
- * Every runner, in this thread or in a worker, embeds with these.
- *
- * @example
- * embedImageSetAsync(tower, data, count, shape, { batchSize: 64, ...embedOptionsFor(meta) });
- */
-export function embedOptionsFor(meta: { metric: Metric; l2Normalize: boolean; flipAverage?: boolean; center?: ArrayLike<number> }): EmbedSettings {
-  return { l2Normalize: storesNormalized(meta.metric, meta.l2Normalize), flipAverage: meta.flipAverage ?? false, ...(meta.center ? { center: meta.center } : {}) };
 }
 
 /**

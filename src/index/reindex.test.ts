@@ -2,16 +2,17 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Embedder } from './embedder.js';
+import { openEmbedder, type Embedder } from '../embedding/index.js';
 import { isIndexError } from './errors.js';
+import { exactSearch } from './exact.js';
 import { acquireLock } from './lock.js';
 import { HNSW_FILE, MANIFEST_FILE, parseManifest, VECTORS_FILE } from './manifest.js';
-import { openModelEmbedder } from './model-embedder.js';
-import { openSnapshot } from './open.js';
+import { openSnapshot } from './live-snapshot.js';
 import { runIndex, type IndexRunOptions } from './reindex.js';
 import { listVersions, readCurrent } from './snapshot.js';
+import { readSnapshotData } from './snapshot-read.js';
 import { GalleryStore } from './store.js';
-import { syntheticPng, writeSyntheticGallery, writeTinyModel } from './testing.js';
+import { syntheticPng, writeSyntheticGallery, writeTinyModel } from '../../test/fixtures/gallery.js';
 
 let base: string;
 let modelA: Embedder;
@@ -21,8 +22,8 @@ beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'reindex-'));
   await writeTinyModel(join(base, 'model-a'), { seed: 1 });
   await writeTinyModel(join(base, 'model-b'), { seed: 2 });
-  modelA = await openModelEmbedder(join(base, 'model-a'), { backend: 'wasm' });
-  modelB = await openModelEmbedder(join(base, 'model-b'), { backend: 'wasm' });
+  modelA = await openEmbedder(join(base, 'model-a'), { backend: 'wasm' });
+  modelB = await openEmbedder(join(base, 'model-b'), { backend: 'wasm' });
 });
 
 afterAll(async () => {
@@ -42,7 +43,8 @@ async function setup(): Promise<{ root: string; indexDir: string; store: Gallery
   return { root, indexDir, store, run };
 }
 
-const expectA = () => ({ dim: modelA.dim, metric: modelA.metric, modelId: modelA.modelId });
+const expectA = () => ({ dim: modelA.recipe.dim, metric: modelA.recipe.metric, modelId: modelA.recipe.modelId });
+const dimA = (): number => modelA.recipe.dim;
 
 async function manifestOf(indexDir: string) {
   const version = (await readCurrent(indexDir)) as string;
@@ -59,21 +61,22 @@ describe('build and search', () => {
 
     const index = await openSnapshot(indexDir, { expect: expectA() });
     expect(index.stats()).toMatchObject({ images: 12, identities: 4, ef: 100, M: 16 });
+    const snapshot = await readSnapshotData(indexDir, summary.version, { verifyHnsw: false });
     const files = ['id000/0.png', 'id001/2.png', 'id003/1.png'];
-    const { vectors } = await modelA.embed(files.map((f) => join(root, f)));
+    const { vectors } = await modelA.embedAll(files.map((f) => join(root, f)));
     files.forEach((file, i) => {
-      const q = vectors.subarray(i * modelA.dim, (i + 1) * modelA.dim);
+      const q = vectors.subarray(i * dimA(), (i + 1) * dimA());
       const hits = index.search(q, 5);
       expect(hits[0]).toMatchObject({ source: file, origin: 'folder' });
       expect(hits[0].distance).toBeLessThan(1e-3);
-      expect(hits.map((h) => h.label)).toEqual(index.search(q, 5, { exact: true }).map((h) => h.label));
+      expect(hits.map((h) => h.label)).toEqual(exactSearch(snapshot.vectors, dimA(), q, 5).map((h) => snapshot.manifest.entries[h.row].label));
       const people = index.search(q, 3, { level: 'identity' });
       expect(people).toHaveLength(3);
       expect(new Set(people.map((p) => p.identity)).size).toBe(3);
       expect(people[0].identity).toBe(file.split('/')[0]);
       for (let j = 1; j < people.length; j++) expect(people[j].distance).toBeGreaterThanOrEqual(people[j - 1].distance);
     });
-    expect(index.search(vectors.subarray(0, modelA.dim), 10, { level: 'identity' })).toHaveLength(4);
+    expect(index.search(vectors.subarray(0, dimA()), 10, { level: 'identity' })).toHaveLength(4);
   });
 
   it('refuses an empty gallery and changes nothing', async () => {
@@ -102,10 +105,10 @@ describe('re-index', () => {
     expect(label(after, 'id002/1.png')).toBeUndefined();
 
     const index = await openSnapshot(indexDir, { expect: expectA() });
-    const { vectors } = await modelA.embed([join(root, 'id001/0.png'), join(root, 'id000/9.png')]);
-    expect(index.search(vectors.subarray(0, modelA.dim), 1)[0]).toMatchObject({ source: 'id001/0.png' });
-    expect(index.search(vectors.subarray(modelA.dim), 1)[0]).toMatchObject({ source: 'id000/9.png' });
-    const all = index.search(vectors.subarray(0, modelA.dim), 50);
+    const { vectors } = await modelA.embedAll([join(root, 'id001/0.png'), join(root, 'id000/9.png')]);
+    expect(index.search(vectors.subarray(0, dimA()), 1)[0]).toMatchObject({ source: 'id001/0.png' });
+    expect(index.search(vectors.subarray(dimA()), 1)[0]).toMatchObject({ source: 'id000/9.png' });
+    const all = index.search(vectors.subarray(0, dimA()), 50);
     expect(all).toHaveLength(12);
     expect(all.map((h) => h.source)).not.toContain('id002/1.png');
 
@@ -128,7 +131,7 @@ describe('re-index', () => {
     const summary = await run({ embedder: modelB });
     expect(summary).toMatchObject({ mode: 'full', embedded: 12, unchanged: 12 });
     expect(summary.reason).toMatch(/model changed/);
-    expect((await manifestOf(indexDir)).model.id).toBe(modelB.modelId);
+    expect((await manifestOf(indexDir)).model.id).toBe(modelB.recipe.modelId);
     // The old model can no longer open it.
     const err = await openSnapshot(indexDir, { expect: expectA() }).catch((e: unknown) => e);
     expect(isIndexError(err, 'MISMATCH')).toBe(true);
@@ -225,18 +228,17 @@ describe('live changes on an open index', () => {
     const index = await openSnapshot(indexDir, { expect: expectA() });
     const bytes = [await syntheticPng(9001), await syntheticPng(9002)];
     const { entries } = await store.enrol('walk-in', bytes);
-    const { vectors } = await modelA.embed(bytes);
+    const { vectors } = await modelA.embedAll(bytes);
     const labels = index.addLive(entries, vectors);
     expect(labels).toEqual([12, 13]);
-    expect(index.search(vectors.subarray(0, modelA.dim), 1, { level: 'identity' })[0]).toMatchObject({ identity: 'walk-in' });
-    expect(index.search(vectors.subarray(0, modelA.dim), 1, { exact: true })[0].label).toBe(12);
+    expect(index.search(vectors.subarray(0, dimA()), 1, { level: 'identity' })[0]).toMatchObject({ identity: 'walk-in' });
+    expect(index.search(vectors.subarray(0, dimA()), 1)[0].label).toBe(12);
 
     expect(index.deleteLive('id001')).toBe(3);
     expect(index.deleteLive('id001')).toBe(0);
-    const hits = index.search(vectors.subarray(0, modelA.dim), 20);
+    const hits = index.search(vectors.subarray(0, dimA()), 20);
     expect(hits).toHaveLength(11);
     expect(hits.some((h) => h.identity === 'id001')).toBe(false);
-    expect(index.search(vectors.subarray(0, modelA.dim), 20, { exact: true })).toHaveLength(11);
     expect(index.stats()).toMatchObject({ images: 11, identities: 4, deleted: 3, liveAdded: 2, liveDeleted: 1 });
     expect(() => index.search([1, 2], 1)).toThrow(/dimensions/);
     expect(() => index.addLive(entries, new Float32Array(3))).toThrow(/floats/);
@@ -261,7 +263,7 @@ describe('catching up with the store after opening', () => {
     expect(index.hasIdentity('late')).toBe(true);
     expect(index.hasIdentity('id000')).toBe(false);
     expect(index.hasIdentity('early')).toBe(false);
-    const { vectors } = await modelA.embed([late]);
+    const { vectors } = await modelA.embedAll([late]);
     expect(index.search(vectors, 1)[0]).toMatchObject({ identity: 'late', origin: 'enrolment' });
     // Nothing new: nothing to do.
     expect((await catchUp(index, store, modelA, result.journalSeq)).records).toBe(0);
@@ -276,12 +278,12 @@ describe('edge cases', () => {
     expect(await run()).toMatchObject({ images: 0, identities: 0, removed: 12, mode: 'rebuild' });
     expect(await run()).toMatchObject({ images: 0 }); // an empty snapshot re-indexes too
     const empty = await openSnapshot(indexDir, { expect: expectA() });
-    const probe = new Float32Array(modelA.dim).fill(0.5);
+    const probe = new Float32Array(dimA()).fill(0.5);
     expect(empty.search(probe, 5)).toEqual([]);
     expect(empty.search(probe, 5, { level: 'identity' })).toEqual([]);
     const bytes = await syntheticPng(4242);
     const { entries } = await store.enrol('first', [bytes]);
-    empty.addLive(entries, (await modelA.embed([bytes])).vectors);
+    empty.addLive(entries, (await modelA.embedAll([bytes])).vectors);
     expect(empty.search(probe, 5)).toHaveLength(1);
     expect(await run()).toMatchObject({ images: 1, embedded: 1 });
   });

@@ -11,11 +11,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IndexError } from './errors.js';
-import type { Embedder } from './embedder.js';
+import type { Embedder } from '../embedding/index.js';
 import { addRows, createHnsw, DEFAULT_HNSW_PARAMS, loadHnsw, type Hnsw } from './hnsw.js';
 import { acquireLock } from './lock.js';
 import { HNSW_FILE, MANIFEST_FILE, MANIFEST_FORMAT, VECTORS_FILE, type HnswParams, type Manifest } from './manifest.js';
-import { readSnapshotData, type SnapshotData } from './open.js';
+import { readSnapshotData, type SnapshotData } from './snapshot-read.js';
 import { DEFAULT_MAX_DELETED_FRACTION, planIndex, type Plan } from './plan.js';
 import { allocateVersion, LOCK_FILE, pruneSnapshots, readCurrent, switchCurrent, writeSnapshot } from './snapshot.js';
 import type { GalleryStore } from './store.js';
@@ -136,14 +136,15 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
     if (listing.entries.length === 0 && !(options.mode === 'reindex' && previous)) {
       throw new IndexError('EMPTY_GALLERY', `no images in ${options.store.root} (nor enrolled in ${options.store.dir})`);
     }
-    const model = { id: embedder.modelId, weightsHash: embedder.weightsHash, dim: embedder.dim, metric: embedder.metric, normalized: embedder.normalized };
+    const { recipe } = embedder;
+    const model = { id: recipe.modelId, weightsHash: recipe.weightsHash, dim: recipe.dim, metric: recipe.metric, normalized: recipe.normalized };
     let plan = planIndex(listing.entries, previous?.manifest ?? null, model, params, {
       force: options.mode === 'build' ? 'full' : options.rebuild ? 'rebuild' : undefined,
       maxDeletedFraction: options.maxDeletedFraction ?? DEFAULT_MAX_DELETED_FRACTION,
     });
     const t1 = performance.now();
 
-    const embedded = await embedder.embed(
+    const embedded = await embedder.embedAll(
       plan.toEmbed.map((e) => e.path),
       { onProgress: (done, total) => progress('embed', done, total) },
     );
@@ -154,7 +155,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
     }
     const t2 = performance.now();
 
-    const dim = embedder.dim;
+    const dim = recipe.dim;
     const vectors = new Float32Array(plan.entries.length * dim);
     plan.entries.forEach((p, row) => {
       const src = p.vector.from === 'previous' ? (previous as SnapshotData).vectors : embedded.vectors;

@@ -209,6 +209,31 @@ async function readTower(dir: string, weights: Uint8Array): Promise<tf.LayersMod
 }
 
 /**
+ * Reads and validates a model directory's card alone (what indexing and serving need before the
+ * weights load, possibly in worker threads).
+ *
+ * @throws ModelLoadError `MODEL_NOT_FOUND` (no directory or no model-card.json), `CARD_INVALID`
+ * @example
+ * const card = await readModelCard('models/omniglot'); card.modelId // 'omniglot-3f2a9c0d1e4b'
+ */
+export async function readModelCard(dir: string): Promise<ModelCard> {
+  await requireDirectory(dir);
+  let cardText: string;
+  try {
+    cardText = await readFile(join(dir, MODEL_CARD_FILE), 'utf8');
+  } catch (err) {
+    if (isNotFound(err)) throw new ModelLoadError('MODEL_NOT_FOUND', dir, `No ${MODEL_CARD_FILE} in the model directory`, { cause: err });
+    throw err;
+  }
+  try {
+    return parseModelCard(cardText);
+  } catch (err) {
+    if (err instanceof ModelCardError) throw new ModelLoadError('CARD_INVALID', dir, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
  * Loads a tower saved by {@link saveModel}, checking the weights' sha256 and that the model
  * matches its card's input shape and embedding size.
  *
@@ -219,21 +244,7 @@ async function readTower(dir: string, weights: Uint8Array): Promise<tf.LayersMod
  * const vectors = embedImageSet(tower, images, count, card.inputShape, { l2Normalize: card.tower.l2Normalize });
  */
 export async function loadModel(dir: string): Promise<{ tower: tf.LayersModel; card: ModelCard }> {
-  await requireDirectory(dir);
-  let cardText: string;
-  try {
-    cardText = await readFile(join(dir, MODEL_CARD_FILE), 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) throw new ModelLoadError('MODEL_NOT_FOUND', dir, `No ${MODEL_CARD_FILE} in the model directory`, { cause: err });
-    throw err;
-  }
-  let card: ModelCard;
-  try {
-    card = parseModelCard(cardText);
-  } catch (err) {
-    if (err instanceof ModelCardError) throw new ModelLoadError('CARD_INVALID', dir, err.message, { cause: err });
-    throw err;
-  }
+  const card = await readModelCard(dir);
   const weights = await readRequired(dir, card.weights.file);
   checkSha256(dir, card.weights.file, weights, card.weights.sha256);
   const tower = await readTower(dir, weights);

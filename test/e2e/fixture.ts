@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { createRng } from '../../src/data/rng.js';
 import type { ModelCard } from '../../src/model/card.js';
-import { openModelEmbedder } from '../../src/index/model-embedder.js';
+import { openEmbedder } from '../../src/embedding/index.js';
 import { runIndex } from '../../src/index/reindex.js';
 import { GalleryStore } from '../../src/index/store.js';
-import { writeTinyModel } from '../../src/index/testing.js';
+import { writeTinyModel } from '../fixtures/gallery.js';
 
 export const IDENTITIES = ['ada', 'alan', 'barbara', 'donald', 'edsger', 'grace'] as const;
 export const IMAGES_PER_IDENTITY = 3;
@@ -95,12 +95,12 @@ export async function buildServingFixture(dir: string): Promise<ServingFixture> 
     }
   }
 
-  const embedder = await openModelEmbedder(modelDir, { backend: 'wasm' });
+  const embedder = await openEmbedder(modelDir, { backend: 'wasm' });
   try {
     const summary = await runIndex({ indexDir, store: new GalleryStore(galleryDir), embedder, mode: 'build' });
-    const { vectors, failed } = await embedder.embed(images.map((img) => img.bytes));
+    const { vectors, failed } = await embedder.embedAll(images.map((img) => img.bytes));
     if (failed.length > 0) throw new Error(`fixture: ${failed.length} gallery images could not be embedded`);
-    const dim = embedder.dim;
+    const dim = embedder.recipe.dim;
     const distance = (i: number, j: number): number => {
       let sum = 0;
       for (let d = 0; d < dim; d++) sum += (vectors[i * dim + d] - vectors[j * dim + d]) ** 2;

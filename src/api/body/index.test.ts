@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failure } from '../testing.js';
+import { failure } from '../../../test/fixtures/api.js';
 import { decodeBase64, parseBody, readBodyLimited, requestLimit } from './index.js';
 
 /** A request whose body is `chunks` chunks of `size` bytes, counting how many were pulled. */

@@ -1,9 +1,13 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { failure } from '../testing.js';
+import { preprocessImage } from '../../data/preprocess.js';
+import type { PreprocessConfig } from '../../model/config.js';
+import { failure } from '../../../test/fixtures/api.js';
 import { decodeImageForModel, inspectImage, sniffImageFormat, thumbnail } from './index.js';
 
 const limits = { maxInputPixels: 100_000, minImageSide: 8 };
+/** The embedder's decode step for a recipe with this preprocessing. */
+const preparing = (preprocess: PreprocessConfig) => ({ prepare: (bytes: string | Uint8Array, options?: { limitInputPixels?: number }) => preprocessImage(bytes, preprocess, options) });
 const pattern = () => sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } });
 
 describe('sniffImageFormat', () => {
@@ -43,7 +47,7 @@ describe('inspectImage / decodeImageForModel', () => {
 
   it('refuses truncated images as undecodable (415)', async () => {
     const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toBuffer();
-    expect(await failure(decodeImageForModel(jpeg.subarray(0, jpeg.length >> 1), { width: 28, height: 28, channels: 1, fit: 'fill', invert: false, mean: 0, std: 1 }, limits))).toBe('415 UNDECODABLE_IMAGE');
+    expect(await failure(decodeImageForModel(jpeg.subarray(0, jpeg.length >> 1), preparing({ width: 28, height: 28, channels: 1, fit: 'fill', invert: false, mean: 0, std: 1 }), limits))).toBe('415 UNDECODABLE_IMAGE');
   });
 
   it('honours EXIF orientation', async () => {
@@ -52,7 +56,7 @@ describe('inspectImage / decodeImageForModel', () => {
     const pixels = Buffer.alloc(20 * 10);
     for (let y = 0; y < 10; y++) for (let x = 10; x < 20; x++) pixels[y * 20 + x] = 255;
     const jpeg = await sharp(pixels, { raw: { width: 20, height: 10, channels: 1 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
-    const { input } = await decodeImageForModel(jpeg, { width: 10, height: 20, channels: 1, fit: 'fill', invert: false, mean: 0, std: 1 }, limits);
+    const { input } = await decodeImageForModel(jpeg, preparing({ width: 10, height: 20, channels: 1, fit: 'fill', invert: false, mean: 0, std: 1 }), limits);
     const mean = (from: number, to: number) => input.subarray(from * 10, to * 10).reduce((a, b) => a + b, 0) / ((to - from) * 10);
     expect(mean(0, 8)).toBeLessThan(0.2);
     expect(mean(12, 20)).toBeGreaterThan(0.8);

@@ -7,8 +7,7 @@
  */
 import { imageSize } from 'image-size';
 import sharp, { type Metadata } from 'sharp';
-import type { PreprocessConfig } from '../../model/config.js';
-import { preprocessImage } from '../../data/preprocess.js';
+import type { Embedder } from '../../embedding/index.js';
 import { ApiError, toApiError } from '../errors/index.js';
 
 export type AcceptedFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif';
@@ -120,17 +119,17 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
 }
 
 /**
- * Inspects, then decodes and preprocesses an untrusted image for the model (EXIF orientation
- * honoured, first frame only). Every failure is an `ApiError` (413 / 415 / 422).
+ * Inspects, then decodes and preprocesses an untrusted image by the embedder's recipe (EXIF
+ * orientation honoured, first frame only). Every failure is an `ApiError` (413 / 415 / 422).
  *
  * @example
- * const { input, info } = await decodeImageForModel(bytes, card.preprocess, limits);
+ * const { input, info } = await decodeImageForModel(bytes, embedder, limits);
  * input.length // 28 * 28 * 1
  */
-export async function decodeImageForModel(bytes: Uint8Array, preprocess: PreprocessConfig, limits: ImageLimits): Promise<{ input: Float32Array; info: ImageInfo }> {
+export async function decodeImageForModel(bytes: Uint8Array, embedder: Pick<Embedder, 'prepare'>, limits: ImageLimits): Promise<{ input: Float32Array; info: ImageInfo }> {
   const info = await inspectImage(bytes, limits);
   try {
-    return { input: await preprocessImage(bytes, preprocess, { limitInputPixels: limits.maxInputPixels }), info };
+    return { input: await embedder.prepare(bytes, { limitInputPixels: limits.maxInputPixels }), info };
   } catch (error) {
     throw toApiError(error);
   }

@@ -4,8 +4,8 @@
  * search, serialise), embedding passes, and the index's version, size and reload health.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { QueryEmbedder } from '../embedding/index.js';
-import type { IndexHolder } from '../holder/index.js';
+import type { Embedder } from '../../embedding/index.js';
+import type { VectorStore } from '../../index/vector-store.js';
 
 export type Stage = 'decode' | 'embed' | 'search' | 'serialise';
 
@@ -21,15 +21,15 @@ const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1
 const STAGE_BUCKETS = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5];
 
 export interface MetricsSources {
-  holder: IndexHolder;
-  embedder?: QueryEmbedder;
+  store: VectorStore;
+  embedder?: Pick<Embedder, 'stats'>;
   /** Also export Node process metrics (event-loop lag, heap, GC). Default true. */
   processMetrics?: boolean;
 }
 
 /**
  * @example
- * const metrics = createMetrics({ holder, embedder });
+ * const metrics = createMetrics({ store, embedder });
  * metrics.observeRequest('POST', '/v1/search', 200, 0.004);
  * await metrics.registry.metrics(); // Prometheus text
  */
@@ -42,13 +42,13 @@ export function createMetrics(sources: MetricsSources): ApiMetrics {
   const latency = new Histogram({ name: 'twinsearch_http_request_duration_seconds', help: 'HTTP request latency (handler time, not network)', labelNames: ['method', 'route'], buckets: LATENCY_BUCKETS, registers });
   const stages = new Histogram({ name: 'twinsearch_stage_duration_seconds', help: 'Time per request stage: decode (sharp + preprocessing), embed (queue + forward pass), search (HNSW), serialise (JSON)', labelNames: ['stage'], buckets: STAGE_BUCKETS, registers });
 
-  const { holder, embedder } = sources;
+  const { store, embedder } = sources;
   new Gauge({
     name: 'twinsearch_index_ready',
     help: '1 when a verified index snapshot is loaded',
     registers,
     collect() {
-      this.set(holder.status().ready ? 1 : 0);
+      this.set(store.status().ready ? 1 : 0);
     },
   });
   new Gauge({
@@ -58,8 +58,8 @@ export function createMetrics(sources: MetricsSources): ApiMetrics {
     registers,
     collect() {
       this.reset();
-      const index = holder.current;
-      if (index) this.set({ version: index.version, model: index.manifest.model.id }, 1);
+      const reader = store.reader();
+      if (reader) this.set({ version: reader.generation, model: reader.info().model.id }, 1);
     },
   });
   const sizes = new Gauge({
@@ -68,7 +68,7 @@ export function createMetrics(sources: MetricsSources): ApiMetrics {
     labelNames: ['kind'],
     registers,
     collect() {
-      const s = holder.current?.stats();
+      const s = store.reader()?.info();
       sizes.set({ kind: 'images' }, s?.images ?? 0);
       sizes.set({ kind: 'identities' }, s?.identities ?? 0);
       sizes.set({ kind: 'deleted' }, s?.deleted ?? 0);
@@ -79,7 +79,7 @@ export function createMetrics(sources: MetricsSources): ApiMetrics {
     help: 'Snapshots swapped in since start (the first load included)',
     registers,
     collect() {
-      this.set(holder.status().swaps);
+      this.set(store.status().swaps);
     },
   });
   new Gauge({
@@ -87,7 +87,7 @@ export function createMetrics(sources: MetricsSources): ApiMetrics {
     help: 'Snapshots refused since start (failed verification, wrong model, unreadable)',
     registers,
     collect() {
-      this.set(holder.status().reloadFailures);
+      this.set(store.status().reloadFailures);
     },
   });
   new Gauge({
@@ -97,8 +97,8 @@ export function createMetrics(sources: MetricsSources): ApiMetrics {
     registers,
     collect() {
       this.reset();
-      const r = holder.status().refused;
-      if (r) this.set({ version: r.version, code: r.code }, 1);
+      const r = store.status().refused;
+      if (r) this.set({ version: r.generation, code: r.code }, 1);
     },
   });
   if (embedder) {

@@ -3,15 +3,12 @@
  * Identity names may contain `/` (e.g. `Latin/character03`): send them percent-encoded or as
  * extra path segments.
  */
-import { readFile } from 'node:fs/promises';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { sha256Bytes } from '../../index/checksums.js';
 import { isIndexError } from '../../index/errors.js';
 import { validateIdentity } from '../../index/store.js';
 import { requirePermission } from '../auth/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors/index.js';
-import { entryPath } from '../holder/index.js';
 import { thumbnail } from '../images/index.js';
 import { DeleteResponseSchema, EnrolJsonBodySchema, EnrolResponseSchema, ErrorSchema, GalleryQuerySchema, GalleryResponseSchema, validate, z } from '../schemas/index.js';
 import { bodyImages, decodeAll, readBody, timer } from './pipeline.js';
@@ -90,12 +87,10 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 200: { description: 'One page', content: { 'application/json': { schema: GalleryResponseSchema } } }, ...errorResponses },
     }),
   );
-  app.get('/v1/gallery', read, (c) => {
-    ctx.requireIndex();
+  app.get('/v1/gallery', read, async (c) => {
+    const reader = ctx.requireReader();
     const q = validate(GalleryQuerySchema, c.req.query(), 'query');
-    const catalogue = ctx.holder.catalogue;
-    if (!catalogue) throw new ApiError('NOT_READY', 'no index is loaded yet');
-    const page = catalogue.page(decodeCursor(q.cursor), q.limit ?? 100);
+    const page = await reader.identities(decodeCursor(q.cursor), q.limit ?? 100);
     return c.json({ identities: page.identities, nextCursor: page.next === null ? null : encodeCursor(page.next) });
   });
 
@@ -114,18 +109,17 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
   );
   app.get('/v1/gallery/images/:label/thumbnail', read, async (c) => {
-    ctx.requireIndex();
+    const reader = ctx.requireReader();
     const key = c.req.param('label');
-    const entry = ctx.holder.catalogue?.find(key);
+    const entry = await reader.image(key);
     if (!entry) throw new ApiError('IMAGE_NOT_FOUND', `no image ${key} in the index`);
     const etag = `"${entry.sha256}"`;
     const cacheControl = key === entry.sha256 ? 'public, max-age=31536000, immutable' : 'private, max-age=60';
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, { etag, 'cache-control': cacheControl });
     let png = thumbnails.get(entry.sha256);
     if (!png) {
-      const bytes = await readFile(entryPath(ctx.holder.store, entry)).catch(() => undefined);
-      // A folder file may have changed since indexing: never show other bytes than the ones indexed.
-      if (!bytes || sha256Bytes(bytes) !== entry.sha256) throw new ApiError('IMAGE_NOT_FOUND', `image ${key} is no longer available (changed or removed since indexing)`);
+      const bytes = await ctx.store.imageBytes(entry);
+      if (!bytes) throw new ApiError('IMAGE_NOT_FOUND', `image ${key} is no longer available (changed or removed since indexing)`);
       png = await thumbnail(bytes, undefined, ctx.config.maxInputPixels);
       thumbnails.set(entry.sha256, png);
     }
@@ -158,7 +152,7 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   );
   app.post('/v1/gallery/:identity{[\\s\\S]+}', admin, async (c) => {
     const identity = identityFrom(c.req.param('identity'), c.req.url);
-    ctx.requireIndex();
+    ctx.requireReader();
     const t = timer(ctx);
     const body = await readBody(c, ctx, ctx.config.maxEnrolImages);
     const json = body.kind === 'json' ? validate(EnrolJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
@@ -170,9 +164,9 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     // Every image is decoded and embedded before anything is stored: one bad image fails the whole request.
     const inputs = await t.stage('decode', () => decodeAll(ctx, images));
     const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
-    const result = await ctx.holder.enrol(identity, images.map((bytes, i) => ({ bytes, vector: vectors[i] })));
+    const result = await ctx.store.enrol(identity, images.map((bytes, i) => ({ bytes, vector: vectors[i] })));
     ctx.log.info({ identity, added: result.added, duplicates: result.duplicates }, 'enrolled');
-    const version = ctx.holder.current?.version ?? '';
+    const version = ctx.store.reader()?.generation ?? '';
     return c.json({ identity, added: result.added, duplicates: result.duplicates, images: result.images, sha256: [...new Set(result.entries.map((e) => e.sha256))], index: { version } }, 201);
   });
 
@@ -193,10 +187,10 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   );
   app.delete('/v1/gallery/:identity{[\\s\\S]+}', admin, async (c) => {
     const identity = identityFrom(c.req.param('identity'), c.req.url);
-    ctx.requireIndex();
-    const removed = await ctx.holder.deleteIdentity(identity);
+    ctx.requireReader();
+    const removed = await ctx.store.deleteIdentity(identity);
     if (removed === 0) throw new ApiError('UNKNOWN_IDENTITY', `identity ${JSON.stringify(identity)} has no images`);
     ctx.log.info({ identity, removed }, 'identity deleted');
-    return c.json({ identity, removed, index: { version: ctx.holder.current?.version ?? '' } });
+    return c.json({ identity, removed, index: { version: ctx.store.reader()?.generation ?? '' } });
   });
 }

@@ -40,9 +40,10 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
     }),
   );
   app.get('/readyz', (c) => {
-    const s = ctx.holder.status();
+    const s = ctx.store.status();
     const status = !s.ready ? 'not-ready' : s.refused ? 'degraded' : 'ready';
-    const body = { status, model: { id: ctx.card.modelId, loaded: true }, index: { version: s.version, loaded: s.ready, refused: s.refused } } as const;
+    const refused = s.refused && { version: s.refused.generation, code: s.refused.code, message: s.refused.message, at: s.refused.at };
+    const body = { status, model: { id: ctx.card.modelId, loaded: true }, index: { version: s.generation, loaded: s.ready, refused } } as const;
     return c.json(body, s.ready ? 200 : 503);
   });
 
@@ -70,23 +71,16 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
     }),
   );
   app.get('/v1/index', read, (c) => {
-    const index = ctx.requireIndex();
-    const s = index.stats();
-    const m = index.manifest;
-    const h = ctx.holder.status();
+    const { generation, params, dim, metric, normalized, model, ...counts } = ctx.requireReader().info();
+    const h = ctx.store.status();
+    const refused = h.refused && { version: h.refused.generation, code: h.refused.code, message: h.refused.message, at: h.refused.at };
+    const { width, height, channels } = ctx.card.preprocess;
     return c.json({
-      version: s.version,
-      createdAt: m.createdAt,
-      images: s.images,
-      identities: s.identities,
-      deleted: s.deleted,
-      liveAdded: s.liveAdded,
-      liveDeleted: s.liveDeleted,
-      journalSeq: s.journalSeq,
-      params: { M: s.M, efConstruction: s.efConstruction, ef: s.ef, dim: s.dim, metric: s.metric, normalized: m.normalized },
-      build: { mode: m.build.mode, reason: m.build.reason, seconds: m.build.seconds },
-      model: { id: m.model.id, weightsHash: m.model.weightsHash, input: { width: ctx.card.preprocess.width, height: ctx.card.preprocess.height, channels: ctx.card.preprocess.channels } },
-      reload: { loadedAt: h.loadedAt, lastCheckAt: h.lastCheckAt, swaps: h.swaps, failures: h.reloadFailures, refused: h.refused },
+      version: generation,
+      ...counts,
+      params: { ...params, dim, metric, normalized },
+      model: { ...model, input: { width, height, channels } },
+      reload: { loadedAt: h.loadedAt, lastCheckAt: h.lastCheckAt, swaps: h.swaps, failures: h.reloadFailures, refused },
     });
   });
 

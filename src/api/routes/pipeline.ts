@@ -87,7 +87,7 @@ export async function decodeEach(ctx: ApiContext, images: readonly Uint8Array[])
   return Promise.all(
     images.map(async (bytes) => {
       try {
-        return { ok: true as const, input: (await decodeImageForModel(bytes, ctx.card.preprocess, ctx.limits)).input };
+        return { ok: true as const, input: (await decodeImageForModel(bytes, ctx.embedder, ctx.limits)).input };
       } catch (error) {
         return { ok: false as const, error: toApiError(error) };
       }

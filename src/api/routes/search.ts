@@ -72,7 +72,7 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   );
   app.post('/v1/search', read, async (c) => {
     const started = now();
-    ctx.requireIndex();
+    ctx.requireReader();
     const t = timer(ctx);
     const body = await readBody(c, ctx, 1);
     const json = body.kind === 'json' ? validate(SearchJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
@@ -80,11 +80,11 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const [bytes] = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
     const [input] = await t.stage('decode', () => decodeAll(ctx, [bytes]));
     const [vector] = await t.stage('embed', () => ctx.embedder.embed([input]));
-    // Read the reference once: a swap during this request does not affect it.
-    const index = ctx.requireIndex();
-    const hits = await t.stage('search', () => index.search(vector, options.k, { level: options.level }));
+    // One reader for the whole request: a new generation published meanwhile does not affect it.
+    const reader = ctx.requireReader();
+    const hits = await t.stage('search', () => reader.search(vector, options.k, { level: options.level }));
     const result = searchResult(hits, requestThreshold(ctx.threshold, options.threshold), { metric: ctx.card.metric, normalized: ctx.normalized });
-    return jsonWithTiming(c, ctx, t, { ...result, model: { id: ctx.card.modelId }, index: { version: index.version }, timings: timings(t.spent, started) });
+    return jsonWithTiming(c, ctx, t, { ...result, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
   });
 
   app.openAPIRegistry.registerPath(
@@ -99,7 +99,7 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   );
   app.post('/v1/search/batch', read, async (c) => {
     const started = now();
-    ctx.requireIndex();
+    ctx.requireReader();
     const t = timer(ctx);
     const body = await readBody(c, ctx, ctx.config.maxBatch);
     if (body.kind !== 'json') throw new ApiError('INVALID_BODY', 'send JSON { "images": ["<base64>", …] }');
@@ -109,19 +109,19 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const decoded = await t.stage('decode', () => decodeEach(ctx, images));
     const inputs = decoded.flatMap((d) => (d.ok ? [d.input] : []));
     const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
-    const index = ctx.requireIndex();
+    const reader = ctx.requireReader();
     const threshold = requestThreshold(ctx.threshold, options.threshold);
     let next = 0;
     const results = await t.stage('search', () =>
-      decoded.map((d) => {
+      Promise.all(decoded.map(async (d) => {
         if (!d.ok) return { error: { code: d.error.code, message: d.error.message } };
         const s = now();
-        const hits = index.search(vectors[next++], options.k, { level: options.level });
+        const hits = await reader.search(vectors[next++], options.k, { level: options.level });
         const searchMs = round(now() - s, 3);
         return { ...searchResult(hits, threshold, { metric: ctx.card.metric, normalized: ctx.normalized }), timings: { decodeMs: 0, embedMs: 0, searchMs, totalMs: searchMs } };
-      }),
+      })),
     );
-    return jsonWithTiming(c, ctx, t, { results, model: { id: ctx.card.modelId }, index: { version: index.version }, timings: timings(t.spent, started) });
+    return jsonWithTiming(c, ctx, t, { results, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
   });
 
   app.openAPIRegistry.registerPath(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SearchHit } from '../../index/open.js';
+import type { SearchHit } from '../../index/vector-store.js';
 import { calibratedThreshold, requestThreshold, searchResult, similarity } from './index.js';
 
 const thresholds = {

@@ -4,7 +4,7 @@
  */
 import type { ModelCard } from '../../model/card.js';
 import type { Metric } from '../../model/config.js';
-import type { SearchHit } from '../../index/open.js';
+import type { SearchHit } from '../../index/vector-store.js';
 import { ConfigError } from '../config/index.js';
 
 export interface ThresholdInfo {

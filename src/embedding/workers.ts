@@ -1,15 +1,17 @@
 /**
- * A `ChunkRunner` over worker threads, each with its own tfjs and its own copy of the tower:
+ * A `Runner` over worker threads, each with its own tfjs and its own copy of the tower:
  * the wasm backend runs on one core in Node, so one worker per core is how embedding uses
  * the whole machine. Chunks go to whichever worker is free.
  */
 import type { Worker } from 'node:worker_threads';
 import type { BackendPreference } from '../model/backend.js';
 import { startTsWorker } from '../util/worker.js';
-import type { ChunkRunner } from './embedder.js';
+import type { Runner } from './runner.js';
 
 export interface EmbedWorkerInit {
   modelDir: string;
+  /** Refuse to start unless the model directory holds this model (it may change while workers boot). */
+  modelId?: string;
   backend?: BackendPreference;
   batchSize: number;
 }
@@ -33,7 +35,7 @@ interface PoolWorker {
  * const vectors = await runner.run(images, 256);
  * await runner.close();
  */
-export async function startWorkerRunner(init: EmbedWorkerInit, count: number): Promise<ChunkRunner & { dim: number }> {
+export async function startWorkerRunner(init: EmbedWorkerInit, count: number): Promise<Runner & { dim: number }> {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`need at least one worker, got ${count}`);
   const pool: PoolWorker[] = [];
   const pending = new Map<number, { resolve: (v: Float32Array) => void; reject: (e: Error) => void; worker: PoolWorker }>();
@@ -50,7 +52,7 @@ export async function startWorkerRunner(init: EmbedWorkerInit, count: number): P
   };
 
   const ready = Array.from({ length: count }, () => {
-    const worker = startTsWorker(new URL('./embed-worker.ts', import.meta.url), init);
+    const worker = startTsWorker(new URL('./worker.ts', import.meta.url), init);
     const member: PoolWorker = { worker, busy: false };
     pool.push(member);
     return new Promise<number>((resolve, reject) => {

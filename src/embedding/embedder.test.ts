@@ -4,14 +4,16 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { l2NormalizeVector } from '../model/embed.js';
-import { pipelineEmbedder, type ChunkRunner, type ModelMeta } from './embedder.js';
-import { openModelEmbedder } from './model-embedder.js';
-import { syntheticPng, TINY_PREPROCESS, writeTinyModel } from './testing.js';
+import { syntheticPng, TINY_PREPROCESS, writeTinyModel } from '../../test/fixtures/gallery.js';
+import { createEmbedder } from './embedder.js';
+import { openEmbedder } from './open.js';
+import type { EmbeddingRecipe } from './recipe.js';
+import type { Runner } from './runner.js';
 
-const meta: ModelMeta = { modelId: 'fake', weightsHash: 'h', dim: 2, metric: 'l2', l2Normalize: false, preprocess: { ...TINY_PREPROCESS, width: 2, height: 2 } };
+const recipe: EmbeddingRecipe = { modelId: 'fake', weightsHash: 'h', dim: 2, metric: 'l2', normalized: false, preprocess: { ...TINY_PREPROCESS, width: 2, height: 2 }, settings: { l2Normalize: false } };
 
 /** A runner whose "embedding" is (sum of pixels, count), finishing chunks in reverse order. */
-function fakeRunner(slots: number): ChunkRunner & { calls: number[] } {
+function fakeRunner(slots: number): Runner & { calls: number[] } {
   const calls: number[] = [];
   return {
     slots,
@@ -31,14 +33,14 @@ function fakeRunner(slots: number): ChunkRunner & { calls: number[] } {
   };
 }
 
-describe('pipelineEmbedder', () => {
+describe('createEmbedder', () => {
   it('keeps input order across chunks finishing out of order, and reports unreadable inputs', async () => {
     const images = await Promise.all([1, 2, 3, 4, 5].map((s) => syntheticPng(s, 2)));
     const inputs: (Uint8Array | string)[] = [...images.slice(0, 2), Buffer.from('garbage'), ...images.slice(2), '/no/such/file.png'];
     const runner = fakeRunner(2);
     const progress: number[] = [];
-    const embedder = pipelineEmbedder(meta, runner, { chunkSize: 2 });
-    const { vectors, failed } = await embedder.embed(inputs, { onProgress: (done) => progress.push(done) });
+    const embedder = createEmbedder(recipe, runner, { chunkSize: 2 });
+    const { vectors, failed } = await embedder.embedAll(inputs, { onProgress: (done) => progress.push(done) });
     expect(runner.calls).toEqual([2, 2, 2, 1]);
     expect(failed.map((f) => f.index)).toEqual([2, 6]);
     expect(failed[1].reason).toMatch(/ENOENT/);
@@ -49,29 +51,37 @@ describe('pipelineEmbedder', () => {
         expect([...vectors.subarray(i * 2, i * 2 + 2)]).toEqual([0, 0]);
         continue;
       }
-      const single = await pipelineEmbedder(meta, fakeRunner(1)).embed([input]);
+      const single = await createEmbedder(recipe, fakeRunner(1)).embedAll([input]);
       expect(vectors[i * 2]).toBeCloseTo(single.vectors[0], 5);
     }
   });
 
-  it('normalises for cosine models', () => {
-    expect(pipelineEmbedder({ ...meta, metric: 'cosine' }, fakeRunner(1)).normalized).toBe(true);
-    expect(pipelineEmbedder(meta, fakeRunner(1)).normalized).toBe(false);
+  it('embeds prepared images through the same runner, one vector per input, and refuses a wrong-sized input', async () => {
+    const embedder = createEmbedder(recipe, fakeRunner(1));
+    const a = await embedder.prepare(await syntheticPng(1, 2));
+    const b = await embedder.prepare(await syntheticPng(2, 2));
+    const [va, vb] = await embedder.embed([a, b]);
+    const { vectors } = await embedder.embedAll([await syntheticPng(1, 2), await syntheticPng(2, 2)]);
+    expect(va[0]).toBeCloseTo(vectors[0], 5);
+    expect(vb[0]).toBeCloseTo(vectors[2], 5);
+    await expect(embedder.embed([new Float32Array(3)])).rejects.toThrow(RangeError);
+    await embedder.close();
+    await expect(embedder.embed([a])).rejects.toThrow(/closed/);
   });
 });
 
-describe('openModelEmbedder', () => {
+describe('openEmbedder', () => {
   it('gives the same vectors in worker threads as in this thread', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'embedder-'));
     const card = await writeTinyModel(join(dir, 'model'), { seed: 5 });
     const images = await Promise.all(Array.from({ length: 20 }, (_, i) => syntheticPng(100 + i)));
-    const inline = await openModelEmbedder(join(dir, 'model'), { backend: 'wasm' });
-    const workers = await openModelEmbedder(join(dir, 'model'), { backend: 'wasm', workers: 2, chunkSize: 6 });
+    const inline = await openEmbedder(join(dir, 'model'), { backend: 'wasm' });
+    const workers = await openEmbedder(join(dir, 'model'), { backend: 'wasm', workers: 2, chunkSize: 6 });
     try {
-      expect(workers.modelId).toBe(card.modelId);
-      expect(workers.dim).toBe(8);
-      const a = await inline.embed(images);
-      const b = await workers.embed(images);
+      expect(workers.recipe.modelId).toBe(card.modelId);
+      expect(workers.recipe.dim).toBe(8);
+      const a = await inline.embedAll(images);
+      const b = await workers.embedAll(images);
       expect(b.failed).toEqual([]);
       expect(b.vectors.length).toBe(20 * 8);
       for (let i = 0; i < a.vectors.length; i++) expect(b.vectors[i]).toBeCloseTo(a.vectors[i], 5);
@@ -91,20 +101,20 @@ describe('openModelEmbedder', () => {
     const images = await Promise.all([7, 8, 9].map((s) => syntheticPng(s)));
     const mirrored = await Promise.all(images.map((png) => sharp(png).flop().png().toBuffer()));
     const embedders = await Promise.all([
-      openModelEmbedder(join(dir, 'flip'), { backend: 'wasm' }),
-      openModelEmbedder(join(dir, 'flip'), { backend: 'wasm', workers: 1 }),
-      openModelEmbedder(join(dir, 'plain'), { backend: 'wasm' }),
+      openEmbedder(join(dir, 'flip'), { backend: 'wasm' }),
+      openEmbedder(join(dir, 'flip'), { backend: 'wasm', workers: 1 }),
+      openEmbedder(join(dir, 'plain'), { backend: 'wasm' }),
     ]);
     try {
       const gap = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
       for (const embedder of embedders.slice(0, 2)) {
-        const own = await embedder.embed(images);
-        const ofMirror = await embedder.embed(mirrored);
+        const own = await embedder.embedAll(images);
+        const ofMirror = await embedder.embedAll(mirrored);
         expect(gap(own.vectors, ofMirror.vectors)).toBeLessThan(1e-5);
       }
       // Same weights without the flag: the mirror embeds elsewhere (the test images are not symmetric).
       const plain = embedders[2]!;
-      expect(gap((await plain.embed(images)).vectors, (await plain.embed(mirrored)).vectors)).toBeGreaterThan(1e-3);
+      expect(gap((await plain.embedAll(images)).vectors, (await plain.embedAll(mirrored)).vectors)).toBeGreaterThan(1e-3);
     } finally {
       await Promise.all(embedders.map((e) => e.close()));
       await rm(dir, { recursive: true, force: true });
@@ -118,16 +128,16 @@ describe('openModelEmbedder', () => {
     await writeTinyModel(join(dir, 'plain'), { seed: 5 });
     const images = await Promise.all([7, 8, 9].map((s) => syntheticPng(s)));
     const embedders = await Promise.all([
-      openModelEmbedder(join(dir, 'centred'), { backend: 'wasm' }),
-      openModelEmbedder(join(dir, 'centred'), { backend: 'wasm', workers: 1 }),
-      openModelEmbedder(join(dir, 'plain'), { backend: 'wasm' }),
+      openEmbedder(join(dir, 'centred'), { backend: 'wasm' }),
+      openEmbedder(join(dir, 'centred'), { backend: 'wasm', workers: 1 }),
+      openEmbedder(join(dir, 'plain'), { backend: 'wasm' }),
     ]);
     try {
-      const plain = (await embedders[2]!.embed(images)).vectors;
+      const plain = (await embedders[2]!.embedAll(images)).vectors;
       const expected = new Float32Array(plain.length);
       for (let r = 0; r < images.length; r++) expected.set(l2NormalizeVector(plain.subarray(r * 8, r * 8 + 8).map((v, j) => v - center[j]!)), r * 8);
       for (const embedder of embedders.slice(0, 2)) {
-        const { vectors } = await embedder.embed(images);
+        const { vectors } = await embedder.embedAll(images);
         expect(Array.from(vectors)).toEqual(Array.from(expected, (v) => expect.closeTo(v, 5)));
       }
     } finally {

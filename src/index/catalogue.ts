@@ -1,9 +1,10 @@
 /**
- * What the opened index holds, by identity, label and content hash: for `GET /v1/gallery`
- * (identities with counts, paged) and thumbnails. Built from a snapshot's manifest and kept
- * in step with every live change made to that same index instance.
+ * What a served generation holds, by label, identity, content hash and source: the one map of a
+ * live snapshot (search results name their images through it, `GET /v1/gallery` pages its
+ * identities, thumbnails find their bytes). Built from a snapshot's manifest and changed with
+ * every live enrolment and deletion of that same instance.
  */
-import type { ManifestEntry } from '../../index/manifest.js';
+import type { ManifestEntry } from './manifest.js';
 
 export type CatalogueEntry = ManifestEntry;
 
@@ -56,6 +57,16 @@ export class Catalogue {
     this.byIdentity.delete(identity);
     this.sorted = null;
     return labels.size;
+  }
+
+  /** The entry of a label (undefined once deleted). */
+  get(label: number): CatalogueEntry | undefined {
+    return this.byLabel.get(label);
+  }
+
+  /** The labels of an identity's images (empty when unknown). */
+  labelsOf(identity: string): ReadonlySet<number> {
+    return this.byIdentity.get(identity) ?? new Set();
   }
 
   hasSource(origin: CatalogueEntry['origin'], source: string): boolean {

@@ -1,0 +1,138 @@
+/**
+ * The vector store: what the API and the re-index job need from wherever the gallery's vectors
+ * live. `LocalHnswStore` (local-store.ts) keeps immutable HNSW snapshots on disk, loads one per
+ * serving instance and replays the gallery store's journal into it; an external engine
+ * (Postgres + pgvector, …) is another implementation of the same interface.
+ *
+ * Generations: a re-index builds a new generation to one side and publishes it atomically.
+ * A request takes one `StoreReader` and does all its reads on it, so it sees one generation from
+ * start to end even if a newer one is published meanwhile.
+ *
+ * Ids: an image is identified by its identity and the sha256 of its bytes, so enrolling the same
+ * bytes again for the same identity is harmless.
+ */
+import type { Metric } from '../model/config.js';
+import type { CatalogueEntry } from './catalogue.js';
+import type { SearchHit, SearchOptions } from './live-snapshot.js';
+import type { IndexRunSummary } from './reindex.js';
+import type { GalleryEntry } from './store.js';
+
+export type { CatalogueEntry } from './catalogue.js';
+export type { SearchHit, SearchLevel, SearchOptions } from './live-snapshot.js';
+
+/** A served generation, as `GET /v1/index` reports it. */
+export interface GenerationInfo {
+  generation: string;
+  createdAt: string;
+  model: { id: string; weightsHash: string };
+  dim: number;
+  metric: Metric;
+  /** Vectors are stored L2-normalised. */
+  normalized: boolean;
+  /** Searchable images and identities, and points marked deleted but still in the graph. */
+  images: number;
+  identities: number;
+  deleted: number;
+  /** Changes applied since the generation was published (enrolled images, deleted identities). */
+  liveAdded: number;
+  liveDeleted: number;
+  /** The enrolment journal position the generation reflects. */
+  journalSeq: number;
+  /** HNSW parameters: graph degree, construction and search candidate lists. */
+  params: { M: number; efConstruction: number; ef: number };
+  build: { mode: string; reason: string; seconds: number };
+}
+
+/** One page of identities in byte order; `next` is the last identity of the page, or null at the end. */
+export interface IdentityPage {
+  identities: { identity: string; images: number }[];
+  next: string | null;
+}
+
+/** Reads pinned to one generation (take one per request). */
+export interface StoreReader {
+  readonly generation: string;
+  info(): GenerationInfo;
+  /**
+   * @example
+   * const hits = await reader.search(vector, 5, { level: 'identity' });
+   */
+  search(vector: Float32Array | readonly number[], k: number, options?: SearchOptions): Promise<SearchHit[]>;
+  /** Identities after `after` (exclusive), in byte order. */
+  identities(after: string | undefined, limit: number): Promise<IdentityPage>;
+  /** An image by index label or by the sha256 of its bytes. */
+  image(key: string): Promise<CatalogueEntry | undefined>;
+}
+
+export interface RefusedGeneration {
+  generation: string;
+  code: string;
+  message: string;
+  at: string;
+}
+
+export interface StoreStatus {
+  ready: boolean;
+  generation: string | null;
+  loadedAt: string | null;
+  /** The last generation that could not be served (while an older one may still serve). */
+  refused: RefusedGeneration | null;
+  swaps: number;
+  reloadFailures: number;
+  lastCheckAt: string | null;
+}
+
+/** What a store promises about writes (docs/index.md says what each store gives). */
+export interface StoreCapabilities {
+  /** An acknowledged enrolment or deletion is seen by this instance's next search. */
+  readYourWrites: boolean;
+  /** ...and by every other instance's next search, without waiting for a reload. */
+  sharedWrites: boolean;
+}
+
+export type ReloadOutcome = 'swapped' | 'unchanged' | 'refused' | 'no-index';
+
+/** One image to enrol: its bytes (kept durably) and its embedding. */
+export interface EnrolImage {
+  bytes: Uint8Array;
+  vector: Float32Array;
+}
+
+export interface EnrolResult {
+  /** Images new to the identity, and images it already had (same bytes). */
+  added: number;
+  duplicates: number;
+  /** Images the identity has now. */
+  images: number;
+  entries: GalleryEntry[];
+}
+
+export interface VectorStore {
+  readonly capabilities: StoreCapabilities;
+  /** Loads the published generation (if any) and starts following new ones. */
+  start(): Promise<ReloadOutcome>;
+  /** The generation requests read, or null until one is served. */
+  reader(): StoreReader | null;
+  status(): StoreStatus;
+  /** Checks for a newer published generation and serves it. */
+  reload(options?: { force?: boolean }): Promise<ReloadOutcome>;
+  /** Called after every reload attempt that did something. */
+  onReload(listener: (outcome: ReloadOutcome, generation: string | null) => void): () => void;
+  /**
+   * Durably enrols images for an identity; searchable when it resolves.
+   *
+   * @example
+   * await store.enrol('alice', [{ bytes, vector }]) // { added: 1, duplicates: 0, images: 4, entries }
+   */
+  enrol(identity: string, images: readonly EnrolImage[]): Promise<EnrolResult>;
+  /** Durably deletes an identity; resolves how many images it had (0: unknown identity). */
+  deleteIdentity(identity: string): Promise<number>;
+  /** The bytes of an indexed image, or undefined if they are gone or changed since indexing. */
+  imageBytes(entry: CatalogueEntry): Promise<Uint8Array | undefined>;
+  /**
+   * Builds a new generation from the gallery (embedding only what changed), publishes it and
+   * serves it. Resolves null when another run holds the index lock.
+   */
+  reindex(): Promise<IndexRunSummary | null>;
+  close(): Promise<void>;
+}
