@@ -71,6 +71,9 @@ const starters: Record<BackendName, () => Promise<void>> = {
 };
 
 async function select(options: BackendOptions): Promise<BackendInfo> {
+  // Production mode: no debug checks, and no tfjs banner urging tfjs-node on every start
+  // (describeBackend says which backend runs instead).
+  tf.env().set('PROD', true);
   const envPref = parseBackendPreference(process.env[BACKEND_ENV]);
   const pref = normalise(options.preference ?? envPref) as BackendName | 'auto';
   const order: BackendName[] = pref === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [pref, ...(['tensorflow', 'wasm', 'cpu'] as const).filter((b) => b !== pref)];
@@ -81,8 +84,7 @@ async function select(options: BackendOptions): Promise<BackendInfo> {
       await tf.ready();
       const info = { name, skipped };
       const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-      const why = skipped.length ? ` (skipped: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : '';
-      log(`[twinsearch] tfjs backend: ${name}${why}`);
+      log(`[twinsearch] ${describeBackend(info)}`);
       return info;
     } catch (err) {
       const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -91,6 +93,30 @@ async function select(options: BackendOptions): Promise<BackendInfo> {
     }
   }
   throw new Error(`No tfjs backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+/** Is this the ordinary absence of the optional tfjs-node package (not a broken install)? */
+const isNotInstalled = (reason: string): boolean => /Cannot find (package|module) '@tensorflow\/tfjs-node'/.test(reason);
+
+const BACKEND_NOTES: Record<BackendName, string> = {
+  tensorflow: 'native TensorFlow through @tensorflow/tfjs-node',
+  wasm: 'WebAssembly, one core per thread',
+  cpu: 'plain JavaScript, the slowest',
+};
+
+/**
+ * One calm line: which backend runs and why. The optional tfjs-node package being absent is
+ * the normal case where it cannot install, so it is a note, not an error.
+ *
+ * @example
+ * describeBackend({ name: 'wasm', skipped: [{ name: 'tensorflow', reason: "Cannot find package '@tensorflow/tfjs-node' …" }] })
+ * // "tfjs backend: wasm (WebAssembly, one core per thread); the optional @tensorflow/tfjs-node is not installed"
+ */
+export function describeBackend(info: BackendInfo): string {
+  const notes = info.skipped.map((s) =>
+    s.name === 'tensorflow' && isNotInstalled(s.reason) ? 'the optional @tensorflow/tfjs-node is not installed' : `${s.name} could not start: ${s.reason}`,
+  );
+  return `tfjs backend: ${info.name} (${BACKEND_NOTES[info.name]})${notes.length ? `; ${notes.join('; ')}` : ''}`;
 }
 
 /**
