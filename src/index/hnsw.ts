@@ -2,9 +2,11 @@
  * Thin helpers around hnswlib-node's HierarchicalNSW: creation, float32 rows in, chunked adds
  * with progress, and loading into a NEW instance.
  *
- * Rules learned from crashes (see NOTES.md): never mix a read or write of the file with other
- * operations on the same instance; load each snapshot into its own instance; `ef` resets to 10
- * on every load, so set it after. Vectors must be plain arrays, labels uint32.
+ * Rules learned from crashes of hnswlib-node 3.0: an async readIndex into an instance being
+ * searched segfaulted, and adding points during an async writeIndex wrote a corrupt file — so
+ * never mix a read or write of the file with other operations on the same instance, and load
+ * each snapshot into its own instance. `ef` resets to 10 on every load, so set it after.
+ * Vectors must be plain arrays (a Float32Array is rejected), labels uint32.
  */
 import hnswlib from 'hnswlib-node';
 import { HNSW_SPACE } from './distance.js';

@@ -17,7 +17,7 @@ export interface WranglerEnv {
 
 const DIR_KEYS = new Set(['MODEL_DIR', 'INDEX_DIR', 'GALLERY_DIR', 'STORE_DIR']);
 
-/** Quiets wrangler's telemetry and network calls (NOTES.md); the worker thread inherits these. */
+/** Quiets wrangler's telemetry, error reports, banner and Cloudflare lookups (it would try the network); the worker thread inherits these. */
 function quietWrangler(): void {
   process.env.WRANGLER_SEND_METRICS ??= 'false';
   process.env.WRANGLER_SEND_ERROR_REPORTS ??= 'false';
