@@ -27,6 +27,13 @@ export function parseNonNegativeInteger(value: string): number {
   return n;
 }
 
+/** A TCP port, 0 (any free port) to 65535. */
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port number (0..65535)`);
+  return n;
+}
+
 /** A fraction in [0, 1] (both ends allowed). */
 export function parseUnitInterval(value: string): number {
   const n = parseNumber(value);

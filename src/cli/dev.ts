@@ -5,15 +5,9 @@
  * The config is read (wrangler's reader, in a worker thread) while the server's modules load:
  * the heavy import happens after the read has started.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { readWranglerEnv } from '../api/node/wrangler-config.js';
-import { say } from './common.js';
-
-const port = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0..65535)');
-  return n;
-};
+import { parsePort, say } from './common.js';
 
 interface Flags {
   config: string;
@@ -27,7 +21,7 @@ const program = new Command('dev')
   .description('Serve the API (wrangler.toml main) on Node with wrangler.toml vars, .dev.vars secrets and crons')
   .option('-c, --config <file>', 'wrangler config file', 'wrangler.toml')
   .option('--host <address>', 'address to bind (without API keys only loopback is allowed)', '127.0.0.1')
-  .option('--port <n>', 'port (0 = any free port)', port, 8787)
+  .option('--port <n>', 'port (0 = any free port)', parsePort, 8787)
   .option('--test-scheduled', 'expose GET /__scheduled?cron=… to fire the scheduled handler')
   .option('--no-crons', 'do not run the crons of wrangler.toml')
   .action(async (flags: Flags) => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,9 +13,9 @@ const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
 const tsx = join(repo, 'node_modules/.bin/tsx');
 
-async function cli(script: 'index' | 'reindex', args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(script: 'index' | 'reindex', args: string[], cwd = repo): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(tsx, [join(repo, `src/cli/${script}.ts`), ...args], { cwd: repo });
+    const { stdout, stderr } = await run(tsx, [join(repo, `src/cli/${script}.ts`), ...args], { cwd });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -38,11 +38,11 @@ describe('index and reindex commands', () => {
     expect(built.code).toBe(0);
     const lines = built.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^v000001-\d{8}T\d{6}Z: full .*added 6, changed 0, removed 0, unchanged 0, embedded 6; 6 images of 3 identities in [\d.]+ s$/);
+    expect(lines[0]).toMatch(/^v000001-\d{8}T\d{6}Z: 6 images of 3 identities, indexed in [\d.]+ s\. Since the previous snapshot: 6 new, 0 changed, 0 removed, 0 unchanged; 6 embedded\. New graph: .*\.$/);
 
     const again = await cli('reindex', args);
     expect(again.code).toBe(0);
-    expect(again.stdout.trim()).toMatch(/^v000002-.*: incremental .*unchanged 6, embedded 0;/);
+    expect(again.stdout.trim()).toMatch(/^v000002-.*: 6 images .* 6 unchanged; 0 embedded\. Graph updated: 0 to add, 0 to delete\.$/);
 
     const lock = await acquireLock(join(dir, 'index', '.lock'), { command: 'test holder' });
     try {
@@ -59,6 +59,34 @@ describe('index and reindex commands', () => {
   it('fails with a clear message and exit 1 on a missing model', async () => {
     const bad = await cli('reindex', ['--model', join(dir, 'no-model'), ...args.slice(2)]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/error \[MODEL_NOT_FOUND\]/);
+    expect(bad.stderr).toMatch(/error \[MODEL_NOT_FOUND\]: no trained model in .*no-model: train one first \(npm run train -- --data <gallery> --out .*no-model\)/);
+    expect(bad.stderr).not.toMatch(/ENOENT/);
+  });
+
+  it("counts unreadable images in words, and refuses another model's index folder unless --force", async () => {
+    const gallery = join(dir, 'gallery-bad');
+    await writeSyntheticGallery(gallery, 2, 2);
+    await writeFile(join(gallery, 'id000', 'broken.png'), 'not a png');
+    const own = ['--gallery', gallery, '--out', join(dir, 'index-own'), '--workers', '0', '--backend', 'wasm'];
+    const built = await cli('index', ['--model', join(dir, 'model'), ...own]);
+    expect(built.code).toBe(0);
+    expect(built.stdout).toMatch(/4 images of 2 identities.* 5 new, .*; 4 embedded, 1 unreadable and left out \(see the warnings above\)\./);
+
+    await writeTinyModel(join(dir, 'other'), { seed: 9, name: 'other' });
+    const refused = await cli('index', ['--model', join(dir, 'other'), ...own]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/error \[OTHER_MODEL\]: .*index-own holds the index of model tiny-random-[0-9a-f]{12} .*--out index\/other.*--force/);
+    const current = await readCurrent(join(dir, 'index-own'));
+    const forced = await cli('index', ['--model', join(dir, 'other'), ...own, '--force']);
+    expect(forced.code).toBe(0);
+    expect(await readCurrent(join(dir, 'index-own'))).not.toBe(current);
+  });
+
+  it('writes to index/<model folder name> by default, the folder the server reads for that model', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'index-home-'));
+    await writeTinyModel(join(home, 'models', 'digits'));
+    const { code } = await cli('index', ['--model', join(home, 'models', 'digits'), '--gallery', join(dir, 'gallery'), '--workers', '0', '--backend', 'wasm'], home);
+    expect(code).toBe(0);
+    expect(await readCurrent(join(home, 'index', 'digits'))).toMatch(/^v000001-/);
   });
 });

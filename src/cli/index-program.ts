@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseNonNegativeInteger, parsePositiveInteger, parseUnitInterval } from './common.js';
 import { parseBackendPreference } from '../model/backend.js';
+import { ModelLoadError } from '../model/io.js';
 import { IndexError } from '../index/errors.js';
 import { DEFAULT_HNSW_PARAMS } from '../index/hnsw.js';
 import { openEmbedder, type Embedder } from '../embedding/index.js';
@@ -16,13 +17,15 @@ import { DEFAULT_MAX_DELETED_FRACTION } from '../index/plan.js';
 import { createProgress } from '../index/progress.js';
 import { DEFAULT_KEEP, formatSummary, runIndex } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
+import { defaultIndexDir } from '../api/config/index.js';
 
 export const EXIT_LOCKED = 75;
 
 interface Flags {
   model: string;
   gallery: string;
-  out: string;
+  out?: string;
+  force?: boolean;
   store?: string;
   workers: number;
   batchSize: number;
@@ -56,7 +59,7 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
     )
     .requiredOption('--model <dir>', 'trained model directory (model.json, weights.bin, model-card.json)')
     .requiredOption('--gallery <dir>', 'gallery folder: one subfolder of images per identity')
-    .option('--out <dir>', 'index folder (snapshots + CURRENT)', 'index')
+    .option('--out <dir>', 'index folder (snapshots + CURRENT); default index/<model folder name>, the folder the server reads for that model')
     .option('--store <dir>', 'gallery store (API enrolments and deletions); default <gallery>/.twinsearch')
     .option('--workers <n>', 'embedding worker threads (0 = main thread)', parseNonNegativeInteger, defaultWorkers())
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInteger, 64)
@@ -67,6 +70,7 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
     .option('--keep <n>', 'snapshots to keep (the current one always stays)', parsePositiveInteger, DEFAULT_KEEP)
     .option('--max-deleted <fraction>', 'rebuild the graph when deleted points would pass this fraction', parseUnitInterval, DEFAULT_MAX_DELETED_FRACTION)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'node', 'wasm', 'cpu']))
+    .option('--force', "replace the index of another model in --out (without it the run refuses and changes nothing)")
     .option('--no-progress', 'no progress bars (they only show on a terminal anyway)');
   if (mode === 'reindex') program.option('--rebuild', 'build a new graph even if an incremental update would do (vectors are reused)');
   program.action(async (flags: Flags) => {
@@ -85,7 +89,7 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
       backend: parseBackendPreference(flags.backend),
     });
     const summary = await runIndex({
-      indexDir: resolve(flags.out),
+      indexDir: resolve(flags.out ?? defaultIndexDir(flags.model)),
       store: new GalleryStore(flags.gallery, { storeDir: flags.store }),
       embedder,
       mode,
@@ -93,6 +97,7 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
       rebuild: flags.rebuild,
       maxDeletedFraction: flags.maxDeleted,
       keep: flags.keep,
+      replaceModel: flags.force,
       onProgress: progress.onProgress,
       onWarning: progress.warn,
     });
@@ -102,7 +107,11 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
   } catch (error) {
     progress.stop();
     const code = error instanceof IndexError ? error.code : ((error as { code?: unknown }).code ?? 'FAILED');
-    process.stderr.write(`error [${String(code)}]: ${(error as Error).message ?? String(error)}\n`);
+    const message =
+      error instanceof ModelLoadError && error.code === 'MODEL_NOT_FOUND'
+        ? `no trained model in ${error.dir}: train one first (npm run train -- --data <gallery> --out ${error.dir})`
+        : ((error as Error).message ?? String(error));
+    process.stderr.write(`error [${String(code)}]: ${message}\n`);
     if (process.env.TWINSEARCH_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
     return error instanceof IndexError && error.code === 'LOCKED' ? EXIT_LOCKED : 1;
   } finally {

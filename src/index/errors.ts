@@ -14,6 +14,8 @@ export type IndexErrorCode =
   | 'BAD_MANIFEST'
   /** The snapshot was built for another dimension, metric or model than the caller expects. */
   | 'MISMATCH'
+  /** The index folder holds another model's snapshots; replacing them needs an explicit choice. */
+  | 'OTHER_MODEL'
   /** Another run holds index/.lock. */
   | 'LOCKED'
   /** The gallery (folder + store) is empty or unreadable. */

@@ -40,8 +40,19 @@ export interface IndexRunOptions {
   keep?: number;
   onProgress?: (phase: IndexPhase, done: number, total: number) => void;
   onWarning?: (message: string) => void;
+  /**
+   * Replace the snapshots of another model (a model of another name) in `indexDir`. Without it
+   * the run refuses with `OTHER_MODEL`: an index folder belongs to one model, and a retrain of
+   * that model (same name, new weights) replaces it freely.
+   */
+  replaceModel?: boolean;
   /** Clock, for tests. */
   now?: () => Date;
+}
+
+/** The name part of a model id (`<name>-<12 hex>`): what stays the same when a model is retrained. */
+export function modelName(modelId: string): string {
+  return modelId.replace(/-[0-9a-f]{12}$/, '');
 }
 
 export interface IndexRunSummary {
@@ -67,12 +78,22 @@ export interface IndexRunSummary {
 
 export const DEFAULT_KEEP = 3;
 
-/** The one summary line the CLI prints. */
+const GRAPH_MODES: Record<Plan['mode'], string> = { full: 'New graph', rebuild: 'Graph rebuilt', incremental: 'Graph updated' };
+
+/**
+ * The one summary line the CLI prints: what the snapshot holds, then what changed and why.
+ *
+ * @example
+ * formatSummary(summary)
+ * // 'v000002-20261205T170000Z: 54 images of 10 identities, indexed in 1.20 s. Since the previous snapshot: 55 new, 0 changed,
+ * //  0 removed, 0 unchanged; 54 embedded, 1 unreadable and left out (see the warnings above). Graph updated: 55 to add, 0 to delete.'
+ */
 export function formatSummary(s: IndexRunSummary): string {
+  const unreadable = s.failed ? `, ${s.failed} unreadable and left out (see the warnings above)` : '';
   return (
-    `${s.version}: ${s.mode} (${s.reason}); added ${s.added}, changed ${s.changed}, removed ${s.removed}, ` +
-    `unchanged ${s.unchanged}, embedded ${s.embedded}${s.failed ? `, failed ${s.failed}` : ''}; ` +
-    `${s.images} images of ${s.identities} identities in ${s.seconds.toFixed(2)} s`
+    `${s.version}: ${s.images} images of ${s.identities} identities, indexed in ${s.seconds.toFixed(2)} s. ` +
+    `Since the previous snapshot: ${s.added} new, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged; ` +
+    `${s.embedded} embedded${unreadable}. ${GRAPH_MODES[s.mode]}: ${s.reason}.`
   );
 }
 
@@ -126,6 +147,14 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
   });
   try {
     const { data: previous, parent } = await loadPrevious(indexDir, options.mode, warn);
+    const owner = previous?.manifest.model.id;
+    if (owner && modelName(owner) !== modelName(embedder.recipe.modelId) && !options.replaceModel) {
+      throw new IndexError(
+        'OTHER_MODEL',
+        `${indexDir} holds the index of model ${owner} (snapshot ${parent}); this run embeds with model ${embedder.recipe.modelId}. ` +
+          `Give this model its own index folder (--out index/${modelName(embedder.recipe.modelId)}), or replace the other model's index with --force`,
+      );
+    }
     const params: HnswParams = { ...DEFAULT_HNSW_PARAMS, ...(previous ? pickParams(previous.manifest) : {}), ...definedOnly(options.params ?? {}) };
 
     const t0 = performance.now();

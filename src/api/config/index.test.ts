@@ -6,7 +6,7 @@ describe('parseApiConfig', () => {
     const c = parseApiConfig({}, { baseDir: '/srv/ts', cores: 2 });
     expect(c).toMatchObject({
       modelDir: '/srv/ts/models/sample',
-      indexDir: '/srv/ts/index',
+      indexDir: '/srv/ts/index/sample',
       galleryDir: '/srv/ts/data/sample-digits',
       storeDir: undefined,
       defaultK: 5,
@@ -18,6 +18,9 @@ describe('parseApiConfig', () => {
       watchIndex: true,
     });
     expect(authEnabled(c)).toBe(false);
+    // Each model its own index folder, unless INDEX_DIR says otherwise.
+    expect(parseApiConfig({ MODEL_DIR: '/m/faces' }, { baseDir: '/srv/ts' }).indexDir).toBe('/srv/ts/index/faces');
+    expect(parseApiConfig({ MODEL_DIR: '/m/faces', INDEX_DIR: 'shared' }, { baseDir: '/srv/ts' }).indexDir).toBe('/srv/ts/shared');
     expect(parseApiConfig({}, { cores: 1 }).embedWorkers).toBe(0);
     expect(parseApiConfig({}, { cores: 8 }).embedWorkers).toBe(7);
   });

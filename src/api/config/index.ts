@@ -3,7 +3,7 @@
  * (`.dev.vars` locally, platform secrets when deployed), or `process.env` on AWS Lambda.
  * Every key has a default that matches `npm start` (the sample model, gallery and index).
  */
-import { isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Largest `k` a request may ask for (the API contract). */
@@ -97,7 +97,7 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no
 
 const schema = z.object({
   MODEL_DIR: z.string().min(1).default('models/sample'),
-  INDEX_DIR: z.string().min(1).default('index'),
+  INDEX_DIR: z.string().min(1).optional(),
   GALLERY_DIR: z.string().min(1).default('data/sample-digits'),
   STORE_DIR: z.string().min(1).optional(),
   DEFAULT_K: int(1, MAX_K).default(5),
@@ -154,7 +154,7 @@ export function parseApiConfig(env: EnvLike, options: { baseDir?: string; cores?
   const cores = options.cores ?? 1;
   return {
     modelDir: dir(v.MODEL_DIR),
-    indexDir: dir(v.INDEX_DIR),
+    indexDir: dir(v.INDEX_DIR ?? defaultIndexDir(v.MODEL_DIR)),
     galleryDir: dir(v.GALLERY_DIR),
     storeDir: v.STORE_DIR === undefined ? undefined : dir(v.STORE_DIR),
     defaultK: v.DEFAULT_K,
@@ -175,6 +175,17 @@ export function parseApiConfig(env: EnvLike, options: { baseDir?: string; cores?
     corsOrigins: v.CORS_ORIGINS,
     logLevel: v.LOG_LEVEL,
   };
+}
+
+/**
+ * Each model gets its own index folder unless INDEX_DIR says otherwise: `index/<model folder name>`,
+ * so indexing a second model never replaces the first one's snapshots.
+ *
+ * @example
+ * defaultIndexDir('models/faces') // 'index/faces'
+ */
+export function defaultIndexDir(modelDir: string): string {
+  return join('index', basename(resolve(modelDir)));
 }
 
 /** True when any API key is configured (auth is on). */

@@ -6,7 +6,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { CONFIG_KEYS } from '../config/index.js';
+import { CONFIG_KEYS, defaultIndexDir } from '../config/index.js';
 
 export interface WranglerEnv {
   /** Absolute path of the Workers module (`main`). */
@@ -55,6 +55,8 @@ export async function readWranglerEnv(configPath: string, overrides: Readonly<Re
     if (value !== undefined && value !== '') env[key] = value;
   }
   const base = dirname(path);
+  // No INDEX_DIR: the model's own folder under index/ (see defaultIndexDir), next to this file.
+  if (env.INDEX_DIR === undefined || env.INDEX_DIR === '') env.INDEX_DIR = defaultIndexDir(typeof env.MODEL_DIR === 'string' && env.MODEL_DIR ? env.MODEL_DIR : 'models/sample');
   for (const key of DIR_KEYS) {
     const value = env[key];
     if (typeof value === 'string' && value && !isAbsolute(value)) env[key] = resolve(base, value);
