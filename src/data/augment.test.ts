@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERASE_DEFAULTS, IDENTITY_AFFINE, KOCH_AFFINE_RANGES, addShading, adjustPhotometric, eraseRect, randomAffine, randomEraseRect, randomPhotometric, rotate90, warpAffine, type Affine, type EraseRanges } from './augment.js';
+import { ERASE_DEFAULTS, IDENTITY_AFFINE, KOCH_AFFINE_RANGES, addShading, borderMean, adjustPhotometric, eraseRect, randomAffine, randomEraseRect, randomPhotometric, rotate90, warpAffine, type Affine, type EraseRanges } from './augment.js';
 import { createRng } from './rng.js';
 
 /** A w x h x c image whose every value is distinct. */
@@ -68,6 +68,17 @@ describe('warpAffine', () => {
   it('rejects a buffer of the wrong size and singular transforms', () => {
     expect(() => warpAffine(new Float32Array(5), 2, 2, 1, IDENTITY_AFFINE, 0)).toThrow(/expected 2x2x1/);
     expect(() => warpAffine(new Float32Array(4), 2, 2, 1, { ...IDENTITY_AFFINE, scaleX: 0 }, 0)).toThrow(/singular/);
+  });
+});
+
+describe('borderMean', () => {
+  it('averages only the outermost ring of pixels, every channel: the fill for uncovered corners', () => {
+    // 4x3, 2 channels: the border holds 1s and 3s, the two inner pixels 100s that must not count.
+    const image = new Float32Array(4 * 3 * 2);
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 4; x++) image.set(y === 1 && (x === 1 || x === 2) ? [100, 100] : [1, 3], (y * 4 + x) * 2);
+    expect(borderMean(image, 4, 3, 2)).toBe(2);
+    // A one-pixel-wide image is all border.
+    expect(borderMean(Float32Array.from([1, 2, 6]), 1, 3, 1)).toBe(3);
   });
 });
 

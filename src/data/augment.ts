@@ -299,6 +299,19 @@ function checkImage(src: Float32Array, width: number, height: number, channels: 
   }
 }
 
+/** Mean of an image's outermost pixels: the background a distortion fills uncovered corners with. */
+export function borderMean(pixels: Float32Array, w: number, h: number, c: number): number {
+  let sum = 0;
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x += y === 0 || y === h - 1 || w === 1 ? 1 : w - 1) {
+      for (let k = 0; k < c; k++) sum += pixels[(y * w + x) * c + k]!;
+      n += c;
+    }
+  }
+  return sum / n;
+}
+
 /**
  * Applies `affine` to an HWC float image by inverse mapping: each output pixel samples the source,
  * bilinearly, at the point that the transform sends onto it. Source points outside the image read

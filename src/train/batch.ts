@@ -10,7 +10,7 @@
 import type { Rng } from '../data/rng.js';
 import { createRng } from '../data/rng.js';
 import { samplePairs, samplePK, sampleNPair } from '../data/pairs.js';
-import { addShading, adjustPhotometric, eraseRect, randomEraseRect, rotate90, randomAffine, randomPhotometric, warpAffine, type AffineRanges } from '../data/augment.js';
+import { addShading, adjustPhotometric, borderMean, eraseRect, randomEraseRect, rotate90, randomAffine, randomPhotometric, warpAffine, type AffineRanges } from '../data/augment.js';
 import type { LossName } from '../model/config.js';
 
 /** The images of a training or validation split, grouped for sampling. */
@@ -117,19 +117,6 @@ export function planBatch(pool: ClassPool, options: PlanOptions, rng: Rng): Batc
 function refsToClasses(pool: ClassPool, refs: Int32Array): Int32Array {
   const r = pool.rotations;
   return Int32Array.from(refs, (ref) => pool.classIndex.get(pool.labels[Math.floor(ref / r)]! * r + (ref % r))!);
-}
-
-/** Mean of an image's outermost pixels: the background a distortion fills uncovered corners with. */
-export function borderMean(pixels: Float32Array, w: number, h: number, c: number): number {
-  let sum = 0;
-  let n = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x += y === 0 || y === h - 1 || w === 1 ? 1 : w - 1) {
-      for (let k = 0; k < c; k++) sum += pixels[(y * w + x) * c + k]!;
-      n += c;
-    }
-  }
-  return sum / n;
 }
 
 /** Image pixels of a plan: one NHWC Float32Array, rotated and distorted as planned. */

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { createRng } from '../data/rng.js';
 import { galleryDigest, loadImages, readGallery, type ImageSet } from '../data/gallery.js';
-import { splitByIdentity } from '../data/pairs.js';
+import { allPairs, splitByIdentity } from '../data/pairs.js';
 import { gatherImages, imagesOfIdentities, selectIdentities } from '../data/select.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { buildTower, towerSummary } from '../model/tower.js';
@@ -20,10 +20,10 @@ import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSet
 import { inlineGradients, startGradientWorkers, type GradientSource } from './parallel.js';
 import { DEFAULT_TRAIN_OPTIONS, learningRateAt, type TrainOptions } from './options.js';
 import { addSnapshot, inAveragingWindow, type WeightAverage } from './average.js';
-import { pairDistances, scoreEmbeddings, type PairDistances, type ValidationScores } from './validate.js';
+import { scoreEmbeddings, type ValidationScores } from './validate.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { centerSample, meanEmbedding } from './center.js';
-import { rocCurve } from './metrics.js';
+import { pairDistances, rocCurve, type PairDistances } from '../metrics/index.js';
 import { writePlots } from './plots.js';
 
 export interface EpochRecord {
@@ -267,7 +267,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const validate = async (embedding = uncentred): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number }> => {
     const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { ...embedding, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
-    const distances = pairDistances(vectors, dim, val.labels, createRng(options.seed + 11), 200_000);
+    const distances = pairDistances(vectors, dim, val.labels, allPairs(val.labels, 200_000, createRng(options.seed + 11)));
     // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
     const valLoss = options.loss === 'cosface' ? NaN : tf.tidy(() => batchLoss(trainable, tf.tensor4d(valPixels, [valPlan.refs.length, ...shape]), valPlan, lossSettings).dataSync()[0]!);
     return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, distances, dim };
