@@ -4,13 +4,14 @@
  * complete and reloadable, and training leaks no tensors.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ensureSampleGallery } from '../src/data/sample.js';
 import { initBackend } from '../src/model/backend.js';
-import { loadCheckpoint, loadModel } from '../src/model/io.js';
+import { loadModel } from '../src/model/io.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/train/options.js';
 import { train, type StepEvent } from '../src/train/loop.js';
 import { evaluateVerification, scoreVerification } from '../src/eval/verify.js';
@@ -199,6 +200,13 @@ describe('train: interruption and resume', () => {
     expect(resumedSteps[0]).toBeGreaterThan(1);
     expect(second.card!.training.steps).toBe(10);
   }, 300_000);
+
+  it('refuses to resume from a damaged checkpoint instead of starting over it', async () => {
+    const out = path.join(dir, 'model-damaged');
+    await mkdir(path.join(out, 'checkpoint'), { recursive: true });
+    await writeFile(path.join(out, 'checkpoint', 'checkpoint.json'), '{ not json');
+    await expect(train(options(out, { resume: true }))).rejects.toMatchObject({ code: 'CARD_INVALID' });
+  });
 });
 
 describe('train: early stopping', () => {

@@ -13,7 +13,8 @@ import { gatherImages, imagesOfIdentities, selectIdentities } from '../data/sele
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { buildTower, towerSummary } from '../model/tower.js';
 import { embedImageSetAsync, type EmbedSettings } from '../model/embed.js';
-import { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from '../model/io.js';
+import { ModelLoadError, loadModel, saveModel } from '../model/io.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { ModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
 import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSettings, type Trainable } from './gradients.js';
@@ -154,7 +155,12 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   // Resume: the checkpoint's options win (a resumed run must be the same run), except where it stops.
   let resumed: { state: CheckpointState; weights: Float32Array[]; optimizer: OptimizerWeights } | undefined;
   if (options.resume) {
-    const cp = await loadCheckpoint(checkpointDir).catch(() => undefined);
+    // No checkpoint starts afresh; a damaged one stops the run rather than being overwritten.
+    const cp = await loadCheckpoint(checkpointDir).catch((err: unknown) => {
+      if (err instanceof ModelLoadError && err.code === 'MODEL_NOT_FOUND') return undefined;
+      throw err;
+    });
+    cp?.tower.dispose(); // the tower is rebuilt from the options; its weights come back through `weights`
     if (cp) {
       const state = cp.state as unknown as CheckpointState;
       options = { ...state.options, resume: true, epochs: options.epochs, timeLimitMinutes: options.timeLimitMinutes };
@@ -240,7 +246,12 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   let best = resumed?.state.best ?? null;
   let lastImprovement = resumed?.state.lastImprovement ?? 0;
   const bestDir = path.join(checkpointDir, 'best');
-  let bestWeights: Float32Array[] = resumed && best ? (await loadCheckpoint(bestDir)).weights : readWeights(trainable);
+  let bestWeights = readWeights(trainable);
+  if (resumed && best) {
+    const saved = await loadCheckpoint(bestDir);
+    saved.tower.dispose();
+    bestWeights = saved.weights;
+  }
   const averaging = options.keep === 'average';
   const averageFrom = options.averageFrom ?? DEFAULT_TRAIN_OPTIONS.averageFrom;
   let average = resumedAverage;
