@@ -93,9 +93,15 @@ describe('train (contrastive, main thread)', () => {
     expect(card.thresholds.atFar[0]!.far).toBeLessThanOrEqual(card.thresholds.atFar[0]!.targetFar);
     // Unseen digits: same-digit pairs must end closer than different-digit pairs.
     expect(card.validation.auc).toBeGreaterThan(0.75);
-    const stats = JSON.parse(await readFile(path.join(out, 'model-card.json'), 'utf8')) as { validation: { auc: number } };
-    expect(stats.validation.auc).toBe(card.validation.auc);
+    // The card describes the saved model: scoring it again on the held-out identities gives the card's numbers.
+    const identities = (await readGallery(gallery)).identities.map((identity) => identity.name);
+    const heldOut = splitByIdentity(identities.length, options(out).valFraction, createRng(options(out).seed)).val.map((i) => identities[i]!);
+    const again = await evaluateVerification(tower, card, gallery, { include: new RegExp(`^(${heldOut.join('|')})$`), maxNegatives: 200_000, bootstrap: 0 });
     tower.dispose();
+    expect(again.pairs).toEqual({ same: card.validation.samePairs, different: card.validation.differentPairs });
+    expect(again.auc).toBeCloseTo(card.validation.auc, 6);
+    expect(again.eer).toBeCloseTo(card.validation.eer, 6);
+    expect(again.mapAtR).toBeCloseTo(card.validation.mapAtR!, 6);
   });
 
   it('evaluation leaks no tensors', async () => {
