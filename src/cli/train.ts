@@ -40,7 +40,7 @@ export function trainCommand(): Command {
     )
     .option('--epochs <n>', 'maximum epochs', parsePositiveInteger, d.epochs)
     .option('--batch <n>', 'images per step (pairs x 2, or P x K)', parsePositiveInteger, d.batchImages)
-    .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet loss', parsePositiveInteger, d.samplesPerIdentity)
+    .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet and cosface losses', parsePositiveInteger, d.samplesPerIdentity)
     .option('--steps-per-epoch <n>', 'steps per epoch (0: one pass over the training images)', parseInteger, d.stepsPerEpoch)
     .option('--lr <rate>', 'Adam learning rate', parseNumber, d.learningRate)
     .option('--lr-final <fraction>', 'cosine-decay the learning rate to this fraction of --lr', parseNumber, d.finalLearningRateFraction)
