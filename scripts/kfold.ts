@@ -9,7 +9,7 @@
  *   --test '^s(3[1-9]|40)$' --seeds 42,7 --parallel 2 --name s4856 --out models/kfold \
  *   --json docs/results/kfold-s4856.json --report docs/results/kfold-s4856.md -- \
  *   --loss cosface --input-size 48x56 --filters 32 --embedding-size 64 --epochs 120 --steps-per-epoch 20 \
- *   --batch 64 --patience 0 --lr 1e-3 --val-fraction 0.05 --keep last --workers 1 --augment --flip --flip-average
+ *   --batch 64 --patience 0 --lr 1e-3 --val-fraction 0.05 --keep-weights last --workers 1 --augment --flip --flip-average
  *
  * Seeds matter as much as settings here: with 10 people per fold one seed can move a fold's EER by
  * 3-4 points, so compare configurations over several seeds (the report gives each seed's fold mean).

@@ -1,10 +1,13 @@
-/** The ensemble experiment script: one model scores as `eval verify` does; two concatenate to unit vectors. */
+/** The ensemble experiment script: one model scores as `eval verify` does; two score at the mean of their squared distances. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatUnitEmbeddings, evaluateEnsemble } from '../scripts/att-ensemble.js';
-import { evaluateVerification } from '../src/eval/verify.js';
+import { evaluateVerification, scoreVerification } from '../src/eval/verify.js';
+import { loadImages, readGallery } from '../src/data/gallery.js';
+import { auc, equalErrorRate, rocCurve, type PairDistances } from '../src/metrics/index.js';
+import { embedImageSetAsync } from '../src/model/embed.js';
 import { writeSyntheticGallery, writeTinyModel } from './fixtures/gallery.js';
 import { initBackend } from '../src/model/backend.js';
 import { loadModel } from '../src/model/io.js';
@@ -31,7 +34,7 @@ describe('att-ensemble', () => {
     for (let i = 0; i < 2; i++) expect(Math.hypot(...vectors.subarray(i * 5, i * 5 + 5))).toBeCloseTo(1, 6);
   });
 
-  it('one model gives the same EER and rank-1 as npm run eval -- verify (with its mirror and centre too); two models run', async () => {
+  it('one model gives the same EER, AUC and MAP@R as npm run eval -- verify (with its mirror and centre too)', async () => {
     const gallery = path.join(dir, 'gallery');
     for (const model of ['m1', 'm3']) {
       const single = await evaluateEnsemble([path.join(dir, model)], gallery);
@@ -42,8 +45,28 @@ describe('att-ensemble', () => {
       expect(single.auc, model).toBeCloseTo(reference.auc, 6);
       expect(single.mapAtR, model).toBeCloseTo(reference.mapAtR, 6);
     }
+  }, 60_000);
+
+  it("two models score each pair at the mean of the models' squared distances", async () => {
+    const gallery = path.join(dir, 'gallery');
     const both = await evaluateEnsemble([path.join(dir, 'm1'), path.join(dir, 'm2')], gallery);
     expect(both).toMatchObject({ identities: 4, images: 12 });
-    expect(both.eer).toBeGreaterThanOrEqual(0);
+    // Each model's own pair distances on the same pairs, combined by hand.
+    const distances = [];
+    for (const model of ['m1', 'm2']) {
+      const { tower, card } = await loadModel(path.join(dir, model));
+      const set = await loadImages(await readGallery(gallery), card.preprocess);
+      const vectors = await embedImageSetAsync(tower, set.data, set.count, set.shape, { l2Normalize: true });
+      tower.dispose();
+      distances.push(scoreVerification(vectors, card.embeddingSize, set.labels).distances);
+    }
+    const [a, b] = distances as [PairDistances, PairDistances];
+    const mean = (x: Float64Array, y: Float64Array): Float64Array => x.map((d, k) => Math.sqrt((d * d + y[k]! * y[k]!) / 2));
+    const roc = rocCurve(mean(a.same, b.same), mean(a.different, b.different));
+    expect(both.eer).toBeCloseTo(equalErrorRate(roc).eer, 6);
+    expect(both.auc).toBeCloseTo(auc(roc), 6);
+    // The two models disagree, so the ensemble is neither of them.
+    expect(both.auc).not.toBeCloseTo(auc(rocCurve(a.same, a.different)), 3);
+    expect(both.auc).not.toBeCloseTo(auc(rocCurve(b.same, b.different)), 3);
   }, 60_000);
 });

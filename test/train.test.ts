@@ -4,13 +4,13 @@
  * complete and reloadable, and training leaks no tensors.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ensureSampleGallery } from '../src/data/sample.js';
 import { initBackend } from '../src/model/backend.js';
-import { loadCheckpoint, loadModel } from '../src/model/io.js';
+import { loadModel } from '../src/model/io.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/train/options.js';
 import { train, type StepEvent } from '../src/train/loop.js';
 import { evaluateVerification, scoreVerification } from '../src/eval/verify.js';
@@ -93,9 +93,15 @@ describe('train (contrastive, main thread)', () => {
     expect(card.thresholds.atFar[0]!.far).toBeLessThanOrEqual(card.thresholds.atFar[0]!.targetFar);
     // Unseen digits: same-digit pairs must end closer than different-digit pairs.
     expect(card.validation.auc).toBeGreaterThan(0.75);
-    const stats = JSON.parse(await readFile(path.join(out, 'model-card.json'), 'utf8')) as { validation: { auc: number } };
-    expect(stats.validation.auc).toBe(card.validation.auc);
+    // The card describes the saved model: scoring it again on the held-out identities gives the card's numbers.
+    const identities = (await readGallery(gallery)).identities.map((identity) => identity.name);
+    const heldOut = splitByIdentity(identities.length, options(out).valFraction, createRng(options(out).seed)).val.map((i) => identities[i]!);
+    const again = await evaluateVerification(tower, card, gallery, { include: new RegExp(`^(${heldOut.join('|')})$`), maxNegatives: 200_000, bootstrap: 0 });
     tower.dispose();
+    expect(again.pairs).toEqual({ same: card.validation.samePairs, different: card.validation.differentPairs });
+    expect(again.auc).toBeCloseTo(card.validation.auc, 6);
+    expect(again.eer).toBeCloseTo(card.validation.eer, 6);
+    expect(again.mapAtR).toBeCloseTo(card.validation.mapAtR!, 6);
   });
 
   it('evaluation leaks no tensors', async () => {
@@ -199,6 +205,13 @@ describe('train: interruption and resume', () => {
     expect(resumedSteps[0]).toBeGreaterThan(1);
     expect(second.card!.training.steps).toBe(10);
   }, 300_000);
+
+  it('refuses to resume from a damaged checkpoint instead of starting over it', async () => {
+    const out = path.join(dir, 'model-damaged');
+    await mkdir(path.join(out, 'checkpoint'), { recursive: true });
+    await writeFile(path.join(out, 'checkpoint', 'checkpoint.json'), '{ not json');
+    await expect(train(options(out, { resume: true }))).rejects.toMatchObject({ code: 'CARD_INVALID' });
+  });
 });
 
 describe('train: early stopping', () => {
@@ -212,97 +225,33 @@ describe('train: early stopping', () => {
   }, 120_000);
 });
 
-describe('train: --init-from (transfer learning)', () => {
-  it('starts from a saved model of the same shape, and refuses one of another shape', async () => {
-    const source = path.join(dir, 'model-contrastive');
-    const out = path.join(dir, 'model-init');
-    // A learning rate of 0 keeps the copied weights: the new model must embed exactly like the source.
-    const result = await train(options(out, { epochs: 1, stepsPerEpoch: 1, learningRate: 0, initFrom: source }));
-    const a = await loadModel(source);
-    const b = await loadModel(out);
-    expect(result.card!.training.initFrom).toBe(a.card.modelId);
-    const [ea, eb] = tf.tidy(() => {
-      const x = tf.randomUniform([2, 28, 28, 1]);
-      return [(a.tower.predict(x) as tf.Tensor).dataSync(), (b.tower.predict(x) as tf.Tensor).dataSync()];
-    });
-    expect(Array.from(eb!)).toEqual(Array.from(ea!));
-    a.tower.dispose();
-    b.tower.dispose();
-    await expect(train(options(path.join(dir, 'model-init-bad'), { epochs: 1, stepsPerEpoch: 1, initFrom: source, tower: { ...DEFAULT_TRAIN_OPTIONS.tower, filters: 8, embeddingSize: 32 } }))).rejects.toThrow(/does not match/);
-  }, 120_000);
-});
-
-describe('train: --weight-decay', () => {
-  it('shrinks conv / dense kernels by lr x decay per step and leaves biases alone', async () => {
-    // One step from the same seeded start, with and without decay: Adam's update is the same, so the
-    // decayed kernels are exactly (1 - lr * wd) times the others. Constant lr (lr-final 1), no augmentation.
-    const base = { epochs: 1, stepsPerEpoch: 1, learningRate: 1e-3, finalLearningRateFraction: 1 };
-    await train(options(path.join(dir, 'model-wd0'), base));
-    const result = await train(options(path.join(dir, 'model-wd'), { ...base, weightDecay: 10 }));
-    expect(result.card!.training.weightDecay).toBe(10);
-    const plain = await loadModel(path.join(dir, 'model-wd0'));
-    const decayed = await loadModel(path.join(dir, 'model-wd'));
-    const [wPlain, wDecayed] = [plain.tower, decayed.tower].map((t) => t.weights.map((w) => ({ name: w.name, values: Array.from(w.read().dataSync()) })));
-    let kernels = 0;
-    wPlain!.forEach((w, i) => {
-      const factor = /kernel/.test(w.name) ? 1 - 1e-3 * 10 : 1;
-      if (factor !== 1) kernels++;
-      expect(wDecayed![i]!.values.map((v, k) => v - factor * w.values[k]!).every((d) => Math.abs(d) < 1e-6)).toBe(true);
-    });
-    expect(kernels).toBe(5); // 4 convs + the projection
-    plain.tower.dispose();
-    decayed.tower.dispose();
-  }, 120_000);
-});
-
-describe('train: --keep last', () => {
+describe('train: --keep-weights last', () => {
   it('saves the final weights (those of the last checkpoint) and says so in the card', async () => {
     const out = path.join(dir, 'model-keep-last');
-    const result = await train(options(out, { epochs: 3, stepsPerEpoch: 2, keep: 'last' }));
+    const result = await train(options(out, { epochs: 3, stepsPerEpoch: 2, keepWeights: 'last' }));
     expect(result.card!.validation.bestEpoch).toBe(3);
-    expect(result.card!.training.keep).toBe('last');
+    expect(result.card!.training.keepWeights).toBe('last');
     // The checkpoint holds the weights after the last step; the model must be exactly those.
     expect(Buffer.compare(await readFile(path.join(out, 'weights.bin')), await readFile(path.join(out, 'checkpoint', 'weights.bin')))).toBe(0);
   }, 120_000);
-});
 
-describe('train: --keep average', () => {
-  it('saves the mean of the epoch-end weights inside the window, and carries it through an interruption', async () => {
-    const out = path.join(dir, 'model-keep-average');
-    const settings = { epochs: 3, stepsPerEpoch: 2, keep: 'average' as const, averageFrom: 0.5 };
-    // Stop at the first step of epoch 3: epoch 1 (progress 1/3) is outside the window, epoch 2 (2/3) inside.
+  it("resumes a checkpoint of the previous version (its options say keep: 'last'), and refuses one that averaged weights", async () => {
+    const out = path.join(dir, 'model-old-checkpoint');
     let steps = 0;
-    const first = await train(options(out, settings), { shouldStop: () => ++steps > 4 });
-    expect(first.outcome).toBe('interrupted');
-    const interrupted = await loadCheckpoint(path.join(out, 'checkpoint'));
-    interrupted.tower.dispose();
-    expect(interrupted.state.averaged).toBe(1);
-    const half = interrupted.weights.length / 2;
-    const afterEpoch2 = interrupted.weights.slice(0, half);
-    // One snapshot: the average is the epoch-2 weights themselves.
-    expect(interrupted.weights.slice(half)).toEqual(afterEpoch2);
-
-    const result = await train(options(out, { ...settings, resume: true }));
-    expect(result.card!.training).toMatchObject({ keep: 'average', averageFrom: 0.5, averagedEpochs: 2 });
-    const final = await loadCheckpoint(path.join(out, 'checkpoint'));
-    final.tower.dispose();
-    const afterEpoch3 = final.weights.slice(0, half);
-    const model = await loadModel(out);
-    const saved = model.tower.weights.map((w) => w.read().dataSync());
-    model.tower.dispose();
-    expect(saved).toHaveLength(half);
-    let moved = 0;
-    saved.forEach((w, i) => {
-      w.forEach((v, k) => {
-        const a = afterEpoch2[i]![k]!;
-        const b = afterEpoch3[i]![k]!;
-        if (a !== b) moved++;
-        expect(Math.abs(v - (a + b) / 2)).toBeLessThan(1e-6);
-      });
-    });
-    // Epoch 3 trained: the mean is not just either end.
-    expect(moved).toBeGreaterThan(100);
-  }, 180_000);
+    expect((await train(options(out, { epochs: 2, stepsPerEpoch: 2, keepWeights: 'last' }), { shouldStop: () => ++steps > 3 })).outcome).toBe('interrupted');
+    // Rewrite the stored options as the previous version wrote them.
+    const file = path.join(out, 'checkpoint', 'checkpoint.json');
+    const checkpoint = JSON.parse(await readFile(file, 'utf8')) as { state: { options: Record<string, unknown> } };
+    const { keepWeights: _, ...rest } = checkpoint.state.options;
+    const previous = (keep: string): string => JSON.stringify({ ...checkpoint, state: { ...checkpoint.state, options: { ...rest, keep, weightDecay: 0, groupsPerBatch: 0, averageFrom: 0.75 } } });
+    await writeFile(file, previous('average'));
+    await expect(train(options(out, { epochs: 2, stepsPerEpoch: 2, resume: true }))).rejects.toThrow(/weight averaging \(keep: 'average'\).*cannot be resumed/);
+    await writeFile(file, previous('last'));
+    const resumed = await train(options(out, { epochs: 2, stepsPerEpoch: 2, resume: true }));
+    expect(resumed.outcome).toBe('completed');
+    expect(resumed.card!.training).toMatchObject({ steps: 4, keepWeights: 'last' });
+    expect(Buffer.compare(await readFile(path.join(out, 'weights.bin')), await readFile(path.join(out, 'checkpoint', 'weights.bin')))).toBe(0);
+  }, 120_000);
 });
 
 describe('train: --flip-average', () => {

@@ -29,47 +29,23 @@ describe('npm run train flags', () => {
     expect(affineRanges(undefined, true)).toMatchObject({ probability: 0, flipProbability: 0.5 });
   });
 
-  it('--aug-* override the preset only with --augment; --photometric adds lighting jitter', () => {
-    const o = parse(['--augment', '--aug-rotation', '15', '--aug-scale', '0.8,1.25', '--aug-shift', '0.08', '--aug-shear', '0', '--aug-probability', '0.7', '--photometric', '0.1,0.2,0.3']);
-    expect(o.augment).toMatchObject({ rotationDeg: 15, scale: [0.8, 1.25], shift: 0.08, shear: 0, probability: 0.7, photometric: { brightness: 0.1, contrast: 0.2, gamma: 0.3 } });
-    expect(parse(['--augment']).augment).not.toHaveProperty('photometric');
-    expect(parse(['--augment']).augment).not.toHaveProperty('isotropic');
-    expect(parse(['--augment', '--aug-isotropic']).augment).toMatchObject({ isotropic: true });
-    // Lighting alone: no distortion, no mirror.
-    expect(parse(['--photometric', '0,0.1,0'])).toMatchObject({ augment: { probability: 0, flipProbability: 0, photometric: { contrast: 0.1 } } });
-    expect(() => parse(['--augment', '--aug-scale', '1.2,0.8'])).toThrow(/MIN,MAX/);
-    expect(() => parse(['--photometric', '0.1,1,0'])).toThrow(/contrast below 1/);
-    expect(parse(['--photometric', '0.1,0.2,0.3,0.4']).augment).toMatchObject({ photometric: { shading: 0.4 } });
-    expect(parse(['--photometric', '0.1,0.2,0.3']).augment!.photometric).not.toHaveProperty('shading');
-  });
-
-  it('--erase adds random erasing, with the paper\'s ranges unless an area range is given', () => {
-    expect(parse(['--erase', '0.5'])).toMatchObject({ augment: { probability: 0, flipProbability: 0, erase: { probability: 0.5, area: [0.02, 0.4] } } });
-    expect(parse(['--augment', '--erase', '0.25,0.05,0.2']).augment).toMatchObject({ erase: { probability: 0.25, area: [0.05, 0.2] } });
-    expect(parse(['--augment']).augment).not.toHaveProperty('erase');
-    for (const bad of ['1.5', '0.5,0.2', '0.5,0.3,0.1', '0.5,0,0.2']) expect(() => parse(['--erase', bad]), bad).toThrow(/P or P,MIN,MAX/);
-  });
-
-  it('--head, --dropout and --weight-decay reach the tower and the options; defaults leave the tower as it was', () => {
-    const o = parse(['--head', 'gap', '--dropout', '0.25', '--weight-decay', '0.5']);
-    expect(o.tower).toMatchObject({ head: 'gap', dropout: 0.25 });
-    expect(o.weightDecay).toBe(0.5);
+  it('--flip-average and --center reach the tower and the options; defaults leave the tower as it was', () => {
     const plain = parse([]);
-    expect(plain.tower).not.toHaveProperty('head');
-    expect(plain.tower).not.toHaveProperty('dropout');
-    expect(plain.tower).not.toHaveProperty('flipAverage');
+    // A default tower card holds no optional key, so models trained without them keep their ids.
+    expect(Object.keys(plain.tower).sort()).toEqual(['arch', 'embeddingSize', 'filters', 'l2Normalize']);
     expect(parse(['--flip-average']).tower.flipAverage).toBe(true);
     expect(plain).not.toHaveProperty('center');
     expect(parse(['--center']).center).toBe(true);
     expect(() => parse(['--center', '--no-l2'])).toThrow(/--center.*cannot be used with.*--no-l2/);
-    expect(plain.weightDecay).toBe(0);
-    expect(plain.keep).toBe('best');
-    expect(parse(['--keep', 'last']).keep).toBe('last');
-    expect(parse(['--keep', 'average', '--average-from', '0.5'])).toMatchObject({ keep: 'average', averageFrom: 0.5 });
-    expect(plain.averageFrom).toBe(0.75);
-    expect(() => parse(['--average-from', '1.5'])).toThrow(/1\.5/);
-    expect(() => parse(['--keep', 'worst'])).toThrow(/worst/);
-    expect(() => parse(['--head', 'max'])).toThrow(/max/);
+  });
+
+  it('--keep-weights picks the best or the last epoch; the removed research flags are unknown options', () => {
+    expect(parse([]).keepWeights).toBe('best');
+    expect(parse(['--keep-weights', 'last']).keepWeights).toBe('last');
+    expect(() => parse(['--keep-weights', 'average'])).toThrow(/average/);
+    for (const removed of [['--keep', 'last'], ['--head', 'gap'], ['--dropout', '0.3'], ['--weight-decay', '0.5'], ['--aug-rotation', '15'], ['--aug-isotropic'], ['--photometric', '0.1,0.2,0.3'], ['--erase', '0.5'], ['--groups-per-batch', '2'], ['--average-from', '0.5'], ['--init-from', 'm']]) {
+      expect(() => parse(removed), removed[0]).toThrow(/unknown option/);
+    }
   });
 
   it('--crop goes into the preprocessing (model card); absent by default', () => {

@@ -2,13 +2,13 @@
  * `npm run train -- --data DIR --out DIR [flags]`: trains a twin network on a gallery folder and
  * writes the model directory (weights, model-card.json, plots). Ctrl-C saves a checkpoint; `--resume` continues.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { CropRegion, LossName, TowerArch } from '../model/config.js';
 import { parseBackendPreference } from '../model/backend.js';
-import { ERASE_DEFAULTS, KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges, type EraseRanges, type PhotometricRanges } from '../data/augment.js';
+import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges } from '../data/augment.js';
 import { COSFACE_DEFAULTS, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
-import { parseCrop, parseFarList, parseFraction, parseInteger, parseNonNegative, parseNumber, parseNumberList, parsePositiveInteger, parseSize, parseUnitInterval, progressBar, say } from './common.js';
+import { parseCrop, parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, progressBar, say } from './common.js';
 
 const d = DEFAULT_TRAIN_OPTIONS;
 
@@ -32,8 +32,6 @@ export function trainCommand(): Command {
     .option('--embedding-size <n>', 'embedding dimension', parsePositiveInteger, d.tower.embeddingSize)
     .option('--filters <n>', 'filters of the first conv layer', parsePositiveInteger, d.tower.filters)
     .option('--no-l2', 'do not L2-normalise embeddings')
-    .addOption(new Option('--head <kind>', 'conv4: last feature map to vector by flatten or gap (global average pooling)').choices(['flatten', 'gap']).default('flatten'))
-    .option('--dropout <rate>', 'dropout before the embedding projection, training only (0 = off)', parseFraction, 0)
     .option('--flip-average', 'embed every image as the mean of its and its mirror\'s embeddings, in validation, calibration, indexing and serving (faces, products; not characters); twice the embedding cost', false)
     .addOption(
       new Option('--center', 'once training ends, subtract the training images\' mean embedding wherever the model embeds (saved in the model card as tower.center): distances weigh what tells identities apart; needs L2-normalised embeddings')
@@ -42,10 +40,9 @@ export function trainCommand(): Command {
     )
     .option('--epochs <n>', 'maximum epochs', parsePositiveInteger, d.epochs)
     .option('--batch <n>', 'images per step (pairs x 2, or P x K)', parsePositiveInteger, d.batchImages)
-    .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet loss', parsePositiveInteger, d.samplesPerIdentity)
+    .option('--samples-per-identity <k>', 'K of the P x K batches of the triplet and cosface losses', parsePositiveInteger, d.samplesPerIdentity)
     .option('--steps-per-epoch <n>', 'steps per epoch (0: one pass over the training images)', parseInteger, d.stepsPerEpoch)
     .option('--lr <rate>', 'Adam learning rate', parseNumber, d.learningRate)
-    .option('--weight-decay <wd>', 'decoupled weight decay of conv / dense kernels per step, times the learning rate (AdamW; 0 = off)', parseNonNegative, d.weightDecay)
     .option('--lr-final <fraction>', 'cosine-decay the learning rate to this fraction of --lr', parseNumber, d.finalLearningRateFraction)
     .option('--minutes <n>', 'stop after this many minutes (the schedule follows time)', parseNumber, d.timeLimitMinutes)
     .option('--val-fraction <f>', 'fraction of identities held out for validation and calibration', parseFraction, d.valFraction)
@@ -54,74 +51,23 @@ export function trainCommand(): Command {
     .option('--workers <n>', 'gradient worker threads (-1: one per core unless tfjs-node)', parseInteger, d.workers)
     .addOption(new Option('--augment [strength]', 'random affine distortions: koch (Koch et al. 2015, for characters) or strong (poses: faces, products)').choices(['koch', 'strong']).preset('koch'))
     .option('--flip', 'random left-right mirrors (faces, products; not characters)', false)
-    .option('--aug-rotation <deg>', 'with --augment: largest rotation either way, degrees (overrides the preset)', parseNonNegative)
-    .option('--aug-scale <min,max>', 'with --augment: scale range, e.g. 0.85,1.2 (overrides the preset)', parseRange)
-    .option('--aug-shift <fraction>', 'with --augment: largest shift either way, fraction of the size (overrides the preset)', parseNonNegative)
-    .option('--aug-shear <s>', 'with --augment: largest shear factor either way (overrides the preset)', parseNonNegative)
-    .option('--aug-isotropic', 'with --augment: zoom (one scale factor for x and y) instead of independent x / y scales', false)
-    .option('--aug-probability <p>', 'with --augment: probability each distortion component is applied (overrides the preset)', parseUnitInterval)
-    .option('--photometric <b,c,g[,s]>', 'random lighting: brightness offset (fraction of the range), contrast change, gamma change[, side-shading ramp], e.g. 0.1,0.2,0.3 or 0.1,0.2,0.3,0.4', parsePhotometric)
-    .option('--erase <p[,min,max]>', 'random erasing: probability an image gets a rectangle of noise[, its area range as fractions of the image], e.g. 0.5 or 0.5,0.02,0.2', parseErase)
     .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
-    .option('--groups-per-batch <n>', 'draw each batch from this many parent folders (harder negatives; 0 = off)', parseInteger, d.groupsPerBatch)
     .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
-    .addOption(new Option('--keep <weights>', 'weights saved as the model: best (epoch with the best validation MAP@R), last (final epoch) or average (mean of the epoch-end weights from --average-from on)').choices(['best', 'last', 'average']).default(d.keep))
-    .option('--average-from <fraction>', 'with --keep average: fraction of the run after which epoch-end weights join the average', parseFraction, d.averageFrom)
+    .addOption(new Option('--keep-weights <which>', 'weights saved as the model: best (epoch with the best validation MAP@R) or last (final epoch)').choices(['best', 'last']).default(d.keepWeights))
     .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
     .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
-    .option('--init-from <dir>', 'start from the weights of a trained model of the same architecture (transfer learning)')
     .option('--resume', 'continue from <out>/checkpoint', false);
 }
 
-/** "0.85,1.2" → [0.85, 1.2]: a positive, increasing range. */
-function parseRange(value: string): [number, number] {
-  const parts = parseNumberList(value);
-  if (parts.length !== 2 || !(parts[0]! > 0) || parts[0]! > parts[1]!) throw new InvalidArgumentError(`"${value}" must be MIN,MAX with 0 < MIN <= MAX`);
-  return [parts[0]!, parts[1]!];
-}
-
-/** "0.1,0.2,0.3[,0.4]" → brightness, contrast, gamma (and side-shading) ranges; contrast below 1 so the factor stays positive. */
-function parsePhotometric(value: string): PhotometricRanges {
-  const parts = parseNumberList(value);
-  if ((parts.length !== 3 && parts.length !== 4) || parts.some((x) => x < 0) || parts[1]! >= 1) {
-    throw new InvalidArgumentError(`"${value}" must be BRIGHTNESS,CONTRAST,GAMMA[,SHADING], each 0 or more, contrast below 1`);
-  }
-  return { brightness: parts[0]!, contrast: parts[1]!, gamma: parts[2]!, ...(parts[3] ? { shading: parts[3] } : {}) };
-}
-
-/** "0.5" or "0.5,0.02,0.2" → random-erasing ranges (the paper's area 0.02-0.4 and aspect 0.3-3.3 unless given). */
-function parseErase(value: string): EraseRanges {
-  const parts = parseNumberList(value);
-  const [probability, min, max] = parts;
-  const valid = (parts.length === 1 || parts.length === 3) && probability! >= 0 && probability! <= 1 && (min === undefined || (min > 0 && min <= max! && max! <= 1));
-  if (!valid) throw new InvalidArgumentError(`"${value}" must be P or P,MIN,MAX with P in [0, 1] and 0 < MIN <= MAX <= 1`);
-  return { ...ERASE_DEFAULTS, probability: probability!, ...(min === undefined ? {} : { area: [min, max!] as [number, number] }) };
-}
-
-/** Overrides of the preset's affine ranges (`--aug-rotation` etc.). */
-export type AffineOverrides = Partial<Pick<AffineRanges, 'rotationDeg' | 'scale' | 'shift' | 'shear' | 'probability' | 'isotropic'>>;
-
 /**
- * The augmentation of `--augment [koch|strong]`, `--flip`, the `--aug-*` overrides, `--photometric` and `--erase`;
- * null when none of them is given. Without `--augment` there are no affine distortions (overrides included).
+ * The augmentation of `--augment [koch|strong]` and `--flip`; null when neither is given. `--flip`
+ * without `--augment` mirrors but does not distort.
  */
-export function affineRanges(
-  strength: 'koch' | 'strong' | undefined,
-  flip: boolean,
-  overrides: AffineOverrides = {},
-  photometric?: PhotometricRanges,
-  erase?: EraseRanges,
-): AffineRanges | null {
-  if (!strength && !flip && !photometric && !erase) return null;
-  const ranges = { ...(strength === 'strong' ? STRONG_AFFINE_RANGES : KOCH_AFFINE_RANGES), ...(strength ? overrides : {}) };
-  return {
-    ...ranges,
-    probability: strength ? ranges.probability : 0,
-    flipProbability: flip ? 0.5 : 0,
-    ...(photometric ? { photometric } : {}),
-    ...(erase ? { erase } : {}),
-  };
+export function affineRanges(strength: 'koch' | 'strong' | undefined, flip: boolean): AffineRanges | null {
+  if (!strength && !flip) return null;
+  const ranges = strength === 'strong' ? STRONG_AFFINE_RANGES : KOCH_AFFINE_RANGES;
+  return { ...ranges, probability: strength ? ranges.probability : 0, flipProbability: flip ? 0.5 : 0 };
 }
 
 type Flags = ReturnType<ReturnType<typeof trainCommand>['opts']>;
@@ -141,9 +87,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
       embeddingSize: f.embeddingSize as number,
       filters: f.filters as number,
       l2Normalize: f.l2 !== false,
-      // Written only when not the default, so cards of default towers stay as they were.
-      ...(f.head === 'gap' ? { head: 'gap' as const } : {}),
-      ...((f.dropout as number) > 0 ? { dropout: f.dropout as number } : {}),
+      // Written only when on, so cards (and model ids) of default towers stay as they were.
       ...(f.flipAverage ? { flipAverage: true } : {}),
     },
     loss: f.loss as LossName,
@@ -154,32 +98,20 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     epochs: f.epochs as number,
     stepsPerEpoch: f.stepsPerEpoch as number,
     learningRate: f.lr as number,
-    weightDecay: f.weightDecay as number,
     finalLearningRateFraction: f.lrFinal as number,
     timeLimitMinutes: f.minutes as number,
     valFraction: f.valFraction as number,
     seed: f.seed as number,
     backend: parseBackendPreference(f.backend as string | undefined),
     workers: f.workers as number,
-    augment: affineRanges(
-      f.augment as 'koch' | 'strong' | undefined,
-      !!f.flip,
-      Object.fromEntries(
-        Object.entries({ rotationDeg: f.augRotation, scale: f.augScale, shift: f.augShift, shear: f.augShear, probability: f.augProbability, isotropic: f.augIsotropic ? true : undefined }).filter(([, v]) => v !== undefined),
-      ) as AffineOverrides,
-      f.photometric as PhotometricRanges | undefined,
-      f.erase as EraseRanges | undefined,
-    ),
+    augment: affineRanges(f.augment as 'koch' | 'strong' | undefined, !!f.flip),
     rotateIdentities: !!f.rotateIdentities,
-    groupsPerBatch: f.groupsPerBatch as number,
     patience: f.patience as number,
-    keep: f.keep as TrainOptions['keep'],
+    keepWeights: f.keepWeights as TrainOptions['keepWeights'],
     ...(f.center ? { center: true } : {}),
-    averageFrom: f.averageFrom as number,
     targetFars: f.targetFar as number[],
     maxValImages: f.maxValImages as number,
     onUnreadable: f.skipUnreadable ? 'skip' : 'fail',
-    initFrom: f.initFrom as string | undefined,
     resume: !!f.resume,
   };
 }

@@ -51,188 +51,6 @@ export interface AffineRanges {
   probability: number;
   /** Probability of a left-right mirror (scaleX negated): right for faces and products, wrong for characters. Default 0. */
   flipProbability?: number;
-  /** Scale x and y by the same factor (a zoom, as for photos taken nearer or farther) instead of independently. Default false. */
-  isotropic?: boolean;
-  /** Random lighting changes applied after the warp (photographs); absent = none. */
-  photometric?: PhotometricRanges;
-  /** Random erasing applied last (occlusions: glasses, hands, labels); absent = none. */
-  erase?: EraseRanges;
-}
-
-/**
- * Ranges of random lighting changes, each drawn uniformly and applied to every image: for photographs
- * taken under different lighting (faces), not for line art.
- */
-export interface PhotometricRanges {
-  /** Largest brightness offset either way, as a fraction of the image's own value range (max - min). */
-  brightness: number;
-  /** Largest contrast change either way: values are scaled about the image mean by a factor in [1 - c, 1 + c]. */
-  contrast: number;
-  /** Gamma drawn log-uniformly in [1 / (1 + g), 1 + g], applied to the image rescaled to [0, 1] by its min and max. */
-  gamma: number;
-  /**
-   * Largest side lighting: a linear ramp in a random direction whose ends differ by up to this fraction of the
-   * image's value range (light from one side). Absent or 0 = none.
-   */
-  shading?: number;
-}
-
-/**
- * Random erasing (Zhong, Zheng, Kang, Li & Yang 2020): with some probability, one rectangle of the
- * image is replaced by noise, so the tower cannot rely on any one region and copes with occlusions.
- * The paper's defaults are probability 0.5, area 0.02-0.4 of the image, aspect ratio 0.3-3.3.
- */
-export interface EraseRanges {
-  /** Probability that an image gets a rectangle erased. */
-  probability: number;
-  /** Area of the rectangle as a fraction of the image, drawn uniformly in [min, max]. */
-  area: [number, number];
-  /** Height / width of the rectangle, drawn log-uniformly in [min, max]. */
-  aspect: [number, number];
-}
-
-/** The paper's ranges, for `--erase P` without an area. */
-export const ERASE_DEFAULTS: Readonly<Omit<EraseRanges, 'probability'>> = Object.freeze({
-  area: [0.02, 0.4] as [number, number],
-  aspect: [0.3, 1 / 0.3] as [number, number],
-});
-
-/** A rectangle in pixels: columns [left, left + width), rows [top, top + height). */
-export interface PixelRect {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
-
-/**
- * Draws the rectangle to erase from a `width` x `height` image, or null (not erased this time).
- * Always four draws, so streams stay aligned whether or not an image is erased; a rectangle that
- * would not fit is clipped to the image.
- *
- * @example
- * const rect = randomEraseRect(rng, { probability: 0.5, ...ERASE_DEFAULTS }, 48, 56);
- * if (rect) image = eraseRect(image, 48, 56, 1, rect, rng);
- */
-export function randomEraseRect(rng: Rng, ranges: EraseRanges, width: number, height: number): PixelRect | null {
-  const apply = rng.next() < ranges.probability;
-  const area = rng.uniform(ranges.area[0], ranges.area[1]) * width * height;
-  const aspect = Math.exp(rng.uniform(Math.log(ranges.aspect[0]), Math.log(ranges.aspect[1])));
-  const place = rng.next();
-  if (!apply) return null;
-  const w = Math.max(1, Math.min(width, Math.round(Math.sqrt(area / aspect))));
-  const h = Math.max(1, Math.min(height, Math.round(Math.sqrt(area * aspect))));
-  // One draw picks one of the (width - w + 1) x (height - h + 1) positions.
-  const cell = Math.floor(place * (width - w + 1) * (height - h + 1));
-  return { left: cell % (width - w + 1), top: Math.floor(cell / (width - w + 1)), width: w, height: h };
-}
-
-/**
- * Replaces `rect` of an HWC float image with noise drawn uniformly between the image's own minimum
- * and maximum (any normalisation), as the paper's best variant does.
- *
- * @example
- * eraseRect(image, 48, 56, 1, { left: 10, top: 20, width: 12, height: 8 }, createRng(1));
- */
-export function eraseRect(src: Float32Array, width: number, height: number, channels: number, rect: PixelRect, rng: Rng): Float32Array {
-  checkImage(src, width, height, channels);
-  const { lo, hi } = valueRange(src);
-  const out = src.slice();
-  for (let y = rect.top; y < Math.min(height, rect.top + rect.height); y++) {
-    for (let x = rect.left; x < Math.min(width, rect.left + rect.width); x++) {
-      for (let c = 0; c < channels; c++) out[(y * width + x) * channels + c] = rng.uniform(lo, hi);
-    }
-  }
-  return out;
-}
-
-/** One draw of `randomPhotometric`. */
-export interface Photometric {
-  /** Offset as a fraction of the image's value range. */
-  brightness: number;
-  contrast: number;
-  gamma: number;
-  /** Side lighting: ramp strength (fraction of the value range, end to end) and direction in radians. */
-  shading?: { strength: number; angle: number };
-}
-
-/**
- * Draws a random lighting change. Always three draws, so streams stay aligned whatever the ranges.
- *
- * @example
- * adjustPhotometric(image, randomPhotometric(rng, { brightness: 0.1, contrast: 0.2, gamma: 0.3 }));
- */
-export function randomPhotometric(rng: Rng, ranges: PhotometricRanges): Photometric {
-  const g = Math.log(1 + Math.max(0, ranges.gamma));
-  return {
-    brightness: rng.uniform(-ranges.brightness, ranges.brightness),
-    contrast: rng.uniform(1 - ranges.contrast, 1 + ranges.contrast),
-    gamma: Math.exp(rng.uniform(-g, g)),
-    // Drawn only when enabled, so streams without shading are unchanged.
-    ...(ranges.shading ? { shading: { strength: rng.uniform(0, ranges.shading), angle: rng.uniform(0, 2 * Math.PI) } } : {}),
-  };
-}
-
-/** Smallest and largest value of an image: the scale the lighting changes work relative to. */
-function valueRange(src: Float32Array): { lo: number; hi: number } {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of src) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return { lo, hi };
-}
-
-/**
- * Adds side lighting to an HWC float image: a linear ramp along `angle` (0 = brighter to the right, y down)
- * whose two ends differ by `strength` times the image's value range, zero at the centre.
- *
- * @example
- * addShading(image, 32, 32, 1, { strength: 0.3, angle: 0 }); // right edge +15% of the range, left edge -15%
- */
-export function addShading(src: Float32Array, width: number, height: number, channels: number, shading: { strength: number; angle: number }): Float32Array {
-  checkImage(src, width, height, channels);
-  const { lo, hi } = valueRange(src);
-  const amount = shading.strength * (hi > lo ? hi - lo : 0);
-  const cos = Math.cos(shading.angle);
-  const sin = Math.sin(shading.angle);
-  // Normalise so the ramp spans exactly `amount` between the two image corners furthest along the direction.
-  const span = Math.abs(cos) * (width - 1) + Math.abs(sin) * (height - 1) || 1;
-  const out = new Float32Array(src.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const ramp = (amount * ((x - (width - 1) / 2) * cos + (y - (height - 1) / 2) * sin)) / span;
-      for (let c = 0; c < channels; c++) out[(y * width + x) * channels + c] = src[(y * width + x) * channels + c]! + ramp;
-    }
-  }
-  return out;
-}
-
-/**
- * Applies a lighting change to a float image of any normalisation (it works relative to the image's
- * own min, max and mean): gamma on the min-max rescaled values, then contrast about the mean, then
- * the brightness offset. A flat image is returned unchanged.
- *
- * @example
- * adjustPhotometric(image, { brightness: 0, contrast: 1.2, gamma: 1 }); // 20% more contrast
- */
-export function adjustPhotometric(src: Float32Array, p: Photometric): Float32Array {
-  const { lo, hi } = valueRange(src);
-  const range = hi - lo;
-  // A flat image has no range to scale an offset by: nothing to change.
-  if (!(range > 1e-12)) return src.slice();
-  const out = new Float32Array(src.length);
-  let sum = 0;
-  for (let i = 0; i < src.length; i++) {
-    const v = p.gamma === 1 ? src[i]! : lo + range * ((src[i]! - lo) / range) ** p.gamma;
-    out[i] = v;
-    sum += v;
-  }
-  const mean = sum / src.length;
-  const offset = p.brightness * range;
-  for (let i = 0; i < out.length; i++) out[i] = (out[i]! - mean) * p.contrast + mean + offset;
-  return out;
 }
 
 /**
@@ -285,8 +103,6 @@ export function randomAffine(rng: Rng, ranges: Partial<AffineRanges> = {}): Affi
     shiftX: component(rng.uniform(-r.shift, r.shift), 0),
     shiftY: component(rng.uniform(-r.shift, r.shift), 0),
   };
-  // Both scales were drawn either way, so the stream is the same with and without `isotropic`.
-  if (r.isotropic) affine.scaleY = affine.scaleX;
   return mirror === 1 ? affine : { ...affine, scaleX: -affine.scaleX };
 }
 
@@ -297,6 +113,19 @@ function checkImage(src: Float32Array, width: number, height: number, channels: 
   if (src.length !== width * height * channels) {
     throw new RangeError(`augment: image holds ${src.length} values, expected ${width}x${height}x${channels}`);
   }
+}
+
+/** Mean of an image's outermost pixels: the background a distortion fills uncovered corners with. */
+export function borderMean(pixels: Float32Array, w: number, h: number, c: number): number {
+  let sum = 0;
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x += y === 0 || y === h - 1 || w === 1 ? 1 : w - 1) {
+      for (let k = 0; k < c; k++) sum += pixels[(y * w + x) * c + k]!;
+      n += c;
+    }
+  }
+  return sum / n;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.js';
-import { equalErrorRate, rocCurve } from '../train/metrics.js';
+import { equalErrorRate, rocCurve } from '../metrics/index.js';
 import { bootstrapEer, sortPairs, weightedEer, type IdentityPairs } from './bootstrap.js';
 import { scoreVerification } from './verify.js';
 

@@ -5,7 +5,7 @@
  * narrow; resampling people is what a different test panel would change. Pure.
  */
 import type { Rng } from '../data/rng.js';
-import { equalErrorRate } from '../train/metrics.js';
+import { equalErrorRate } from '../metrics/index.js';
 
 /** Scored pairs with the identities they come from (a same pair has `identityA === identityB`). */
 export interface IdentityPairs {

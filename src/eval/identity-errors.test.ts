@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PairDistances } from '../train/validate.js';
+import type { PairDistances } from '../metrics/index.js';
 import { errorsByIdentity } from './identity-errors.js';
 
 // Three identities: x (label 0) has one far same pair, y (1) none, z (2) two; x and z look alike.

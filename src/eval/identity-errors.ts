@@ -4,7 +4,7 @@
  * identity it is most often taken for. An EER says how often; this says who, which is what a gallery
  * owner acts on (re-enrol a person photographed only one way, split a folder holding two people). Pure.
  */
-import type { PairDistances } from '../train/validate.js';
+import type { PairDistances } from '../metrics/index.js';
 
 export interface IdentityErrors {
   identity: string;

@@ -4,9 +4,8 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { TowerConfig } from '../model/config.js';
-import { IDENTITY_AFFINE, warpAffine, type Affine } from '../data/augment.js';
+import { IDENTITY_AFFINE, borderMean, warpAffine, type Affine } from '../data/augment.js';
 import { embedImageSetAsync, l2NormalizeVector } from '../model/embed.js';
-import { borderMean } from '../train/batch.js';
 
 /** The identity view plus one-pixel shifts left, right, up and down. */
 export function shiftViews(width: number, height: number): Affine[] {

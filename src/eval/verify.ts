@@ -10,8 +10,8 @@ import { selectIdentities } from '../data/select.js';
 import { IDENTITY_AFFINE, type Affine } from '../data/augment.js';
 import { embedWithViews, flipViews, mirrorShiftViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
-import { auc, equalErrorRate, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type Roc } from '../train/metrics.js';
-import { pairDistances, type PairDistances } from '../train/validate.js';
+import { allPairs } from '../data/pairs.js';
+import { auc, equalErrorRate, pairDistances, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type PairDistances, type Roc } from '../metrics/index.js';
 import { bootstrapEer, type EerInterval, type IdentityPairs } from './bootstrap.js';
 import { errorsByIdentity, type IdentityErrors } from './identity-errors.js';
 
@@ -67,7 +67,7 @@ export function scoreVerification(
   options: Pick<VerifyOptions, 'fars' | 'maxNegatives' | 'seed' | 'bootstrap'> = {},
 ): { scores: VerificationScores; roc: Roc; distances: PairDistances; eerThreshold: number } {
   const fars = options.fars ?? [1e-2, 1e-3];
-  const distances = pairDistances(vectors, dim, labels, createRng(options.seed ?? 1), options.maxNegatives ?? 500_000);
+  const distances = pairDistances(vectors, dim, labels, allPairs(labels, options.maxNegatives ?? 500_000, createRng(options.seed ?? 1)));
   const roc = rocCurve(distances.same, distances.different);
   const retrieval = retrievalMetrics(vectors, dim, labels, 'l2');
   const eer = equalErrorRate(roc);

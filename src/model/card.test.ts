@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ModelCardError, parseModelCard, type ModelCard } from './card.js';
 import { DEFAULT_PREPROCESS, DEFAULT_TOWER } from './config.js';
@@ -108,6 +109,16 @@ describe('parseModelCard', () => {
     expect(errorOf(cardWith((c) => (c.tower.center = center.slice(1)))).message).toMatch(/tower\.center[\s\S]*\(64\) numbers, got 63/);
     expect(errorOf(cardWith((c) => ((c.tower.center = center), (c.tower.l2Normalize = false)))).message).toMatch(/tower\.center[\s\S]*l2Normalize/);
     expect(errorOf(cardWith((c) => (c.tower.center = [...center.slice(1), Number.NaN]))).message).toContain('tower.center');
+  });
+
+  it('still reads cards that name the removed tower options at their defaults, and refuses the options themselves', async () => {
+    const written = parseModelCard(cardWith((c) => Object.assign(c.tower, { head: 'flatten', dropout: 0 })));
+    expect(written.tower).toMatchObject({ head: 'flatten', dropout: 0 });
+    expect(errorOf(cardWith((c) => (c.tower.head = 'gap'))).message).toMatch(/tower\.head: the gap head is no longer supported: retrain the model with the default flatten head/);
+    expect(errorOf(cardWith((c) => (c.tower.dropout = 0.3))).message).toMatch(/tower\.dropout: dropout is no longer supported: retrain the model without it/);
+    // A card the repository ships, written before those options were removed.
+    const shipped = parseModelCard(await readFile(new URL('../../docs/results/omniglot/model-card.json', import.meta.url), 'utf8'));
+    expect(shipped.modelId).toBe('omniglot-e0eb56d50a54');
   });
 
   it('reports text that is not JSON, and a non-object', () => {

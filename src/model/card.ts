@@ -112,8 +112,9 @@ export const towerSchema = z
     embeddingSize: positiveInt,
     filters: positiveInt,
     l2Normalize: z.boolean(),
-    head: z.enum(['flatten', 'gap']).optional(),
-    dropout: finite.min(0).max(1).optional(),
+    // Older cards may name the tower's defaults, a flatten head and no dropout; other values were removed options.
+    head: z.literal('flatten', { error: 'the gap head is no longer supported: retrain the model with the default flatten head' }).optional(),
+    dropout: z.literal(0, { error: 'dropout is no longer supported: retrain the model without it' }).optional(),
     flipAverage: z.boolean().optional(),
     center: z.array(finite).optional(),
   })

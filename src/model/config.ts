@@ -66,13 +66,6 @@ export interface TowerConfig {
   /** L2-normalise embeddings (outside the saved model, see src/model/embed.ts). */
   l2Normalize: boolean;
   /**
-   * conv4 only: how the last feature map becomes a vector before the projection. `flatten` (default)
-   * keeps every position; `gap` averages over positions (global average pooling: fewer weights, more shift tolerance).
-   */
-  head?: 'flatten' | 'gap';
-  /** Dropout rate on the features before the projection, active in training only (0 or absent = none). */
-  dropout?: number;
-  /**
    * Embed every image as the mean of its and its left-right mirror's embeddings (outside the saved
    * model, see src/model/embed.ts): twice the embedding cost, a mirror-invariant embedding. For faces
    * and products, not characters. Absent = off.

@@ -69,24 +69,6 @@ describe('buildTower', () => {
     for (const m of [a, b, c, d]) m.dispose();
   });
 
-  it('conv4 with a gap head averages the last map (f features) and dropout acts only in training', () => {
-    const model = buildTower({ ...tower('conv4', 8, 6), head: 'gap', dropout: 0.5 }, pre(32), 2);
-    expect(model.getLayer('gap').outputShape).toEqual([null, 8]);
-    expect(model.layers.map((l) => l.getClassName()).slice(-3)).toEqual(['GlobalAveragePooling2D', 'Dropout', 'Dense']);
-    // conv1 3*3*1*8+8 = 80; conv2..4 3*3*8*8+8 = 584 each; projection 8*6+6 = 54 (flatten would be 2*2*8 inputs).
-    expect(model.countParams()).toBe(80 + 3 * 584 + 54);
-    const [inference, again, trained] = tf.tidy(() => {
-      const x = tf.randomUniform([4, 32, 32, 1], 0, 1, 'float32', 3);
-      return [model.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, model.apply(x, { training: true }) as tf.Tensor];
-    });
-    expect(inference.dataSync()).toEqual(again.dataSync());
-    expect(trained.dataSync()).not.toEqual(inference.dataSync());
-    tf.dispose([inference, again, trained]);
-    model.dispose();
-    expect(() => buildTower({ ...tower('writeup', 4, 8), head: 'gap' }, pre(28))).toThrow(/only available for the conv4/);
-    expect(() => buildTower({ ...tower('conv4', 4, 8), dropout: 1 }, pre(28))).toThrow(/dropout/);
-  });
-
   it('maps a batch of images to a batch of embeddings', () => {
     const model = buildTower(tower('conv4', 4, 5), pre(28), 3);
     const out = tf.tidy(() => model.predict(tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 1)) as tf.Tensor);

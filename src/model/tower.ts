@@ -11,15 +11,7 @@ export type LayerSpec =
   | { kind: 'conv'; filters: number; kernel: number; padding: 'same' | 'valid'; relu: boolean }
   | { kind: 'maxpool'; size: number }
   | { kind: 'flatten' }
-  | { kind: 'gap' }
-  | { kind: 'dropout'; rate: number }
   | { kind: 'dense'; units: number; relu: boolean };
-
-/** Options of `towerLayers` beyond the sizes (see `TowerConfig.head` and `TowerConfig.dropout`). */
-export interface TowerLayerOptions {
-  head?: 'flatten' | 'gap';
-  dropout?: number;
-}
 
 /**
  * The layer list of each architecture. `filters` (f) scales the conv widths:
@@ -32,26 +24,22 @@ export interface TowerLayerOptions {
  *   sigmoid; here it is a linear dense(embeddingSize) because the embedding feeds a distance, not an L1 head.
  *   Needs inputs of about 60x60 or more (105x105 in the paper).
  */
-export function towerLayers(arch: TowerArch, filters: number, embeddingSize: number, layerOptions: TowerLayerOptions = {}): LayerSpec[] {
-  const { head = 'flatten', dropout = 0 } = layerOptions;
-  if (!(dropout >= 0 && dropout < 1)) throw new Error(`dropout must be in [0, 1), got ${dropout}`);
-  if (head !== 'flatten' && arch !== 'conv4') throw new Error(`head "${head}" is only available for the conv4 tower`);
-  const beforeProjection: LayerSpec[] = dropout > 0 ? [{ kind: 'dropout', rate: dropout }] : [];
+export function towerLayers(arch: TowerArch, filters: number, embeddingSize: number): LayerSpec[] {
   const conv = (f: number, kernel: number, padding: 'same' | 'valid'): LayerSpec => ({ kind: 'conv', filters: f, kernel, padding, relu: true });
   const pool: LayerSpec = { kind: 'maxpool', size: 2 };
   const projection: LayerSpec = { kind: 'dense', units: embeddingSize, relu: false };
   switch (arch) {
     case 'conv4':
-      return [...Array.from({ length: 4 }, () => [conv(filters, 3, 'same'), pool]).flat(), { kind: head }, ...beforeProjection, projection];
+      return [...Array.from({ length: 4 }, () => [conv(filters, 3, 'same'), pool]).flat(), { kind: 'flatten' }, projection];
     case 'writeup':
-      return [conv(filters, 3, 'valid'), pool, conv(2 * filters, 3, 'valid'), pool, { kind: 'flatten' }, { kind: 'dense', units: 4 * filters, relu: true }, ...beforeProjection, projection];
+      return [conv(filters, 3, 'valid'), pool, conv(2 * filters, 3, 'valid'), pool, { kind: 'flatten' }, { kind: 'dense', units: 4 * filters, relu: true }, projection];
     case 'koch':
       return [
         conv(filters, 10, 'valid'), pool,
         conv(2 * filters, 7, 'valid'), pool,
         conv(2 * filters, 4, 'valid'), pool,
         conv(4 * filters, 4, 'valid'),
-        { kind: 'flatten' }, ...beforeProjection, projection,
+        { kind: 'flatten' }, projection,
       ];
     default: {
       const unknown: never = arch;
@@ -99,7 +87,7 @@ export function buildTower(tower: TowerConfig, pre: PreprocessConfig, seed?: num
     if (!Number.isInteger(value) || value < 1) throw new Error(`${key} must be a positive integer, got ${value}`);
   }
   const inputShape = inputShapeOf(pre);
-  const specs = towerLayers(tower.arch, tower.filters, tower.embeddingSize, { head: tower.head, dropout: tower.dropout });
+  const specs = towerLayers(tower.arch, tower.filters, tower.embeddingSize);
   checkLayerSizes(specs, inputShape);
 
   // Distinct seeds per layer: equal seeds would give equally-shaped layers identical weights.
@@ -127,11 +115,6 @@ export function buildTower(tower: TowerConfig, pre: PreprocessConfig, seed?: num
         return tf.layers.maxPooling2d({ ...first, name: `pool${poolCount}`, poolSize: spec.size, strides: spec.size, padding: 'valid' });
       case 'flatten':
         return tf.layers.flatten({ ...first, name: 'flatten' });
-      case 'gap':
-        return tf.layers.globalAveragePooling2d({ ...first, name: 'gap' });
-      case 'dropout':
-        // Unseeded on purpose: tfjs draws a seeded dropout mask identically on every call.
-        return tf.layers.dropout({ ...first, name: 'dropout', rate: spec.rate });
       case 'dense': {
         denseCount += 1;
         const isProjection = i === specs.length - 1;

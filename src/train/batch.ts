@@ -10,7 +10,7 @@
 import type { Rng } from '../data/rng.js';
 import { createRng } from '../data/rng.js';
 import { samplePairs, samplePK, sampleNPair } from '../data/pairs.js';
-import { addShading, adjustPhotometric, eraseRect, randomEraseRect, rotate90, randomAffine, randomPhotometric, warpAffine, type AffineRanges } from '../data/augment.js';
+import { borderMean, rotate90, randomAffine, warpAffine, type AffineRanges } from '../data/augment.js';
 import type { LossName } from '../model/config.js';
 
 /** The images of a training or validation split, grouped for sampling. */
@@ -25,8 +25,6 @@ export interface ClassPool {
   classes: number[];
   /** Virtual identity → its position in `classes` (the proxy row of the CosFace loss). */
   classIndex: Map<number, number>;
-  /** Group (e.g. Omniglot alphabet) → its virtual identities. */
-  groups: Map<string, number[]>;
 }
 
 export interface BatchPlan {
@@ -41,19 +39,13 @@ export interface BatchPlan {
   augmentSeed: number;
 }
 
-/** Parent folder of an identity name (`Latin/character03` → `Latin`); identities at the root share group `''`. */
-export function identityGroup(name: string): string {
-  const slash = name.lastIndexOf('/');
-  return slash < 0 ? '' : name.slice(0, slash);
-}
-
 /**
  * Groups the images of the given identities for sampling.
  *
  * @example
- * const pool = buildClassPool(set.labels, set.identities, split.train, true); // Omniglot: 4 rotations each
+ * const pool = buildClassPool(set.labels, split.train, true); // Omniglot: 4 rotations each
  */
-export function buildClassPool(labels: Int32Array, identityNames: string[], identities: number[], rotate: boolean): ClassPool {
+export function buildClassPool(labels: Int32Array, identities: number[], rotate: boolean): ClassPool {
   const rotations: 1 | 4 = rotate ? 4 : 1;
   const wanted = new Set(identities);
   const members = new Map<number, number[]>();
@@ -68,48 +60,29 @@ export function buildClassPool(labels: Int32Array, identityNames: string[], iden
     }
   }
   const classes = [...members.keys()].sort((a, b) => a - b);
-  const groups = new Map<string, number[]>();
-  for (const c of classes) {
-    const g = identityGroup(identityNames[Math.floor(c / rotations)]!) + (rotations > 1 ? `#${c % rotations}` : '');
-    let list = groups.get(g);
-    if (!list) groups.set(g, (list = []));
-    list.push(c);
-  }
   const classIndex = new Map(classes.map((c, i) => [c, i]));
-  return { rotations, labels, members, classes, classIndex, groups };
+  return { rotations, labels, members, classes, classIndex };
 }
 
 export interface PlanOptions {
   loss: LossName;
   batchImages: number;
   samplesPerIdentity: number;
-  groupsPerBatch: number;
-}
-
-/** Identities a batch may draw from: all of them, or those of a few random groups (harder negatives). */
-function candidateClasses(pool: ClassPool, groupsPerBatch: number, needed: number, rng: Rng): number[] {
-  if (groupsPerBatch <= 0 || pool.groups.size <= 1) return pool.classes;
-  const names = rng.shuffle([...pool.groups.keys()]);
-  const chosen: number[] = [];
-  for (let g = 0; g < names.length && (g < groupsPerBatch || chosen.length < needed); g++) chosen.push(...pool.groups.get(names[g]!)!);
-  return chosen;
 }
 
 /** Picks the images of one training step. Pure given `rng`. */
 export function planBatch(pool: ClassPool, options: PlanOptions, rng: Rng): BatchPlan {
   const augmentSeed = rng.int(0x7fffffff);
-  const perClass = options.loss === 'triplet' || options.loss === 'cosface' ? options.samplesPerIdentity : 2;
-  const needed = Math.max(2, Math.floor(options.batchImages / perClass));
-  const candidates = candidateClasses(pool, options.groupsPerBatch, needed, rng);
   if (options.loss === 'contrastive' || options.loss === 'euclidean') {
-    const pairs = samplePairs(pool.members, candidates, Math.max(2, Math.floor(options.batchImages / 2)), rng);
+    const pairs = samplePairs(pool.members, pool.classes, Math.max(2, Math.floor(options.batchImages / 2)), rng);
     const refs = new Int32Array(pairs.a.length * 2);
     refs.set(pairs.a, 0);
     refs.set(pairs.b, pairs.a.length);
     return { loss: options.loss, refs, classes: new Int32Array(0), same: pairs.same, augmentSeed };
   }
-  const P = Math.min(needed, candidates.length);
-  const refs = options.loss === 'npair' ? sampleNPair(pool.members, candidates, P, rng) : samplePK(pool.members, candidates, P, perClass, rng);
+  const perClass = options.loss === 'triplet' || options.loss === 'cosface' ? options.samplesPerIdentity : 2;
+  const P = Math.min(Math.max(2, Math.floor(options.batchImages / perClass)), pool.classes.length);
+  const refs = options.loss === 'npair' ? sampleNPair(pool.members, pool.classes, P, rng) : samplePK(pool.members, pool.classes, P, perClass, rng);
   return { loss: options.loss, refs, classes: refsToClasses(pool, refs), augmentSeed };
 }
 
@@ -117,19 +90,6 @@ export function planBatch(pool: ClassPool, options: PlanOptions, rng: Rng): Batc
 function refsToClasses(pool: ClassPool, refs: Int32Array): Int32Array {
   const r = pool.rotations;
   return Int32Array.from(refs, (ref) => pool.classIndex.get(pool.labels[Math.floor(ref / r)]! * r + (ref % r))!);
-}
-
-/** Mean of an image's outermost pixels: the background a distortion fills uncovered corners with. */
-export function borderMean(pixels: Float32Array, w: number, h: number, c: number): number {
-  let sum = 0;
-  let n = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x += y === 0 || y === h - 1 || w === 1 ? 1 : w - 1) {
-      for (let k = 0; k < c; k++) sum += pixels[(y * w + x) * c + k]!;
-      n += c;
-    }
-  }
-  return sum / n;
 }
 
 /** Image pixels of a plan: one NHWC Float32Array, rotated and distorted as planned. */
@@ -151,17 +111,6 @@ export function materialiseBatch(
     let pixels: Float32Array = images.subarray(image * size, (image + 1) * size);
     if (turns) pixels = rotate90(pixels, w, h, c, turns);
     if (augment) pixels = warpAffine(pixels, w, h, c, randomAffine(rng, augment), borderMean(pixels, w, h, c));
-    // Drawn after the affine and only when enabled, so runs without it keep their random streams.
-    if (augment?.photometric) {
-      const lighting = randomPhotometric(rng, augment.photometric);
-      pixels = adjustPhotometric(pixels, lighting);
-      if (lighting.shading) pixels = addShading(pixels, w, h, c, lighting.shading);
-    }
-    // Last, and drawn only when enabled, for the same reason.
-    if (augment?.erase) {
-      const rect = randomEraseRect(rng, augment.erase, w, h);
-      if (rect) pixels = eraseRect(pixels, w, h, c, rect, rng);
-    }
     out.set(pixels, i * size);
   }
   return out;

@@ -3,7 +3,7 @@
  * pairs, the thresholds at the equal error rate and at target false-accept rates, each with the FAR
  * and TAR measured there, plus a FaceNet-style k-fold estimate of VAL@FAR on held-out pairs.
  */
-import { auc, equalErrorRate, ratesAtThreshold, rocCurve, thresholdAtFar } from './metrics.js';
+import { auc, equalErrorRate, ratesAtThreshold, rocCurve, thresholdAtFar } from '../metrics/index.js';
 
 export interface CalibrationOptions {
   /** FARs to report thresholds for. Default [1e-2, 1e-3]. */

@@ -8,22 +8,22 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { createRng } from '../data/rng.js';
 import { galleryDigest, loadImages, readGallery, type ImageSet } from '../data/gallery.js';
-import { splitByIdentity } from '../data/pairs.js';
+import { allPairs, splitByIdentity } from '../data/pairs.js';
 import { gatherImages, imagesOfIdentities, selectIdentities } from '../data/select.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { buildTower, towerSummary } from '../model/tower.js';
 import { embedImageSetAsync, type EmbedSettings } from '../model/embed.js';
-import { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from '../model/io.js';
+import { ModelLoadError, saveModel } from '../model/io.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { ModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
 import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSettings, type Trainable } from './gradients.js';
 import { inlineGradients, startGradientWorkers, type GradientSource } from './parallel.js';
-import { DEFAULT_TRAIN_OPTIONS, learningRateAt, type TrainOptions } from './options.js';
-import { addSnapshot, inAveragingWindow, type WeightAverage } from './average.js';
-import { pairDistances, scoreEmbeddings, type PairDistances, type ValidationScores } from './validate.js';
+import { learningRateAt, optionsFromCheckpoint, type TrainOptions } from './options.js';
+import { scoreEmbeddings, type ValidationScores } from './validate.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { centerSample, meanEmbedding } from './center.js';
-import { rocCurve } from './metrics.js';
+import { pairDistances, rocCurve, type PairDistances } from '../metrics/index.js';
 import { writePlots } from './plots.js';
 
 export interface EpochRecord {
@@ -81,9 +81,6 @@ interface CheckpointState {
   best: { epoch: number; mapAtR: number } | null;
   /** The last epoch that strictly raised validation MAP@R (what early stopping counts from). */
   lastImprovement: number;
-  /** Snapshots in the weight average (`keep: 'average'`); its weights follow the live ones in the checkpoint's variables. */
-  averaged?: number;
-  scale?: number;
 }
 
 /** The images of some identities, at most `cap` of them (whole identities, in order). */
@@ -100,7 +97,7 @@ export const MIN_CALIBRATION_IDENTITIES = 5;
 function planShards(pool: ClassPool, options: TrainOptions, shards: number, rng: ReturnType<typeof createRng>): BatchPlan[] {
   const perShard = Math.max(4, Math.floor(options.batchImages / shards));
   return Array.from({ length: shards }, () =>
-    planBatch(pool, { loss: options.loss, batchImages: perShard, samplesPerIdentity: options.samplesPerIdentity, groupsPerBatch: options.groupsPerBatch }, rng),
+    planBatch(pool, { loss: options.loss, batchImages: perShard, samplesPerIdentity: options.samplesPerIdentity }, rng),
   );
 }
 
@@ -108,23 +105,6 @@ function planShards(pool: ClassPool, options: TrainOptions, shards: number, rng:
 function proxyShape(pool: ClassPool, tower: tf.LayersModel): [number, number] {
   const dim = (tower.outputs[0]!.shape as number[])[1]!;
   return [pool.classes.length, dim];
-}
-
-/** Copies a saved model's weights into a freshly built tower of the same shape (transfer learning). */
-async function initialiseFrom(tower: tf.LayersModel, dir: string): Promise<string> {
-  const source = await loadModel(dir);
-  try {
-    const from = source.tower.getWeights();
-    const to = tower.getWeights();
-    const mismatch = to.findIndex((w, i) => !from[i] || w.shape.join('x') !== from[i]!.shape.join('x'));
-    if (from.length !== to.length || mismatch >= 0) {
-      throw new Error(`--init-from ${dir}: its tower (${from.map((w) => w.shape.join('x')).join(', ')}) does not match this one (${to.map((w) => w.shape.join('x')).join(', ')}); use the same --arch, --filters, --embedding-size, --input-size and --channels`);
-    }
-    tower.setWeights(from);
-    return source.card.modelId;
-  } finally {
-    source.tower.dispose();
-  }
 }
 
 function averageGradients(results: { grads: Float32Array[] }[]): Float32Array[] {
@@ -154,10 +134,15 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   // Resume: the checkpoint's options win (a resumed run must be the same run), except where it stops.
   let resumed: { state: CheckpointState; weights: Float32Array[]; optimizer: OptimizerWeights } | undefined;
   if (options.resume) {
-    const cp = await loadCheckpoint(checkpointDir).catch(() => undefined);
+    // No checkpoint starts afresh; a damaged one stops the run rather than being overwritten.
+    const cp = await loadCheckpoint(checkpointDir).catch((err: unknown) => {
+      if (err instanceof ModelLoadError && err.code === 'MODEL_NOT_FOUND') return undefined;
+      throw err;
+    });
+    cp?.tower.dispose(); // the tower is rebuilt from the options; its weights come back through `weights`
     if (cp) {
       const state = cp.state as unknown as CheckpointState;
-      options = { ...state.options, resume: true, epochs: options.epochs, timeLimitMinutes: options.timeLimitMinutes };
+      options = { ...optionsFromCheckpoint(state.options), resume: true, epochs: options.epochs, timeLimitMinutes: options.timeLimitMinutes };
       resumed = { state, weights: cp.weights, optimizer: cp.optimizer };
       log(`resuming from ${checkpointDir} at epoch ${state.epoch}, step ${state.step}`);
     } else log(`no checkpoint in ${checkpointDir}: starting afresh`);
@@ -176,9 +161,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const shape = set.shape;
 
   const split = splitByIdentity(set.identities.length, options.valFraction, createRng(options.seed));
-  const trainPool = buildClassPool(set.labels, set.identities, split.train, options.rotateIdentities);
+  const trainPool = buildClassPool(set.labels, split.train, options.rotateIdentities);
   const val = subsetByIdentity(set, split.val, options.maxValImages);
-  const valPool = buildClassPool(val.labels, set.identities, split.val, false);
+  const valPool = buildClassPool(val.labels, split.val, false);
   const trainImages = trainPool.classes.reduce((n, c) => n + trainPool.members.get(c)!.length, 0);
   log(`gallery ${options.data}: ${set.identities.length} identities, ${set.count} images; train ${split.train.length} identities, validation ${split.val.length} (${val.count} images)`);
   if (split.val.length < MIN_CALIBRATION_IDENTITIES) {
@@ -198,14 +183,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
         ? tf.tidy(() => tf.variable(tf.randomNormal(proxyShape(trainPool, tower), 0, 1, 'float32', options.seed + 13), true, 'cosface_proxies'))
         : undefined,
   };
-  let initModelId: string | undefined;
-  if (options.initFrom && !resumed) initModelId = await initialiseFrom(trainable.tower, options.initFrom);
   const optimizer = tf.train.adam(options.learningRate);
-  let resumedAverage: WeightAverage | null = null;
   if (resumed) {
-    const liveCount = trainableVariables(trainable).length;
-    assignWeights(trainable, resumed.weights.slice(0, liveCount));
-    if (resumed.state.averaged) resumedAverage = { weights: resumed.weights.slice(liveCount), count: resumed.state.averaged };
+    assignWeights(trainable, resumed.weights);
     if (resumed.optimizer.length) await optimizer.setWeights(resumed.optimizer);
     tf.dispose(resumed.optimizer.map((w) => w.tensor));
   }
@@ -226,12 +206,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
 
   const stepsPerEpoch = options.stepsPerEpoch > 0 ? options.stepsPerEpoch : Math.max(1, Math.ceil(trainImages / trainPool.rotations / options.batchImages));
   const totalSteps = stepsPerEpoch * options.epochs;
-  const valPlan = planBatch(valPool, { loss: options.loss, batchImages: Math.min(options.batchImages, 256), samplesPerIdentity: options.samplesPerIdentity, groupsPerBatch: 0 }, createRng(options.seed + 7));
+  const valPlan = planBatch(valPool, { loss: options.loss, batchImages: Math.min(options.batchImages, 256), samplesPerIdentity: options.samplesPerIdentity }, createRng(options.seed + 7));
   const valPixels = materialiseBatch(val.data, shape, valPlan, 1, null);
   const vars = () => trainableVariables(trainable);
-  // AdamW-style decay touches conv / dense kernels only (not biases, not the N-pair scale).
-  const weightDecay = options.weightDecay ?? 0; // checkpoints written before the option existed lack it
-  const decayed = trainable.tower.trainableWeights.filter((w) => /kernel/.test(w.name)).map((w) => w.read() as tf.Variable);
 
   let epoch = resumed?.state.epoch ?? 0;
   let step = resumed?.state.step ?? 0;
@@ -240,22 +217,22 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   let best = resumed?.state.best ?? null;
   let lastImprovement = resumed?.state.lastImprovement ?? 0;
   const bestDir = path.join(checkpointDir, 'best');
-  let bestWeights: Float32Array[] = resumed && best ? (await loadCheckpoint(bestDir)).weights : readWeights(trainable);
-  const averaging = options.keep === 'average';
-  const averageFrom = options.averageFrom ?? DEFAULT_TRAIN_OPTIONS.averageFrom;
-  let average = resumedAverage;
+  let bestWeights = readWeights(trainable);
+  if (resumed && best) {
+    const saved = await loadCheckpoint(bestDir);
+    saved.tower.dispose();
+    bestWeights = saved.weights;
+  }
   const priorSeconds = resumed?.state.elapsedSeconds ?? 0;
   const elapsed = (): number => priorSeconds + (performance.now() - started) / 1000;
   const limitSeconds = options.timeLimitMinutes > 0 ? options.timeLimitMinutes * 60 : Infinity;
   let outcome: TrainResult['outcome'] = 'completed';
 
   const checkpoint = async (): Promise<void> => {
-    const state: CheckpointState = { options, epoch, stepInEpoch, step, elapsedSeconds: elapsed(), history, best, lastImprovement, averaged: average?.count ?? 0 };
+    const state: CheckpointState = { options, epoch, stepInEpoch, step, elapsedSeconds: elapsed(), history, best, lastImprovement };
     const optimizerWeights = await optimizer.getWeights();
-    // The average rides in the same variables file as the live weights, so the two cannot fall out of step.
-    const weights = [...readWeights(trainable), ...(average?.weights ?? [])];
     try {
-      await saveCheckpoint(checkpointDir, trainable.tower, { state: state as unknown as Record<string, unknown>, weights, optimizer: optimizerWeights });
+      await saveCheckpoint(checkpointDir, trainable.tower, { state: state as unknown as Record<string, unknown>, weights: readWeights(trainable), optimizer: optimizerWeights });
     } finally {
       // getWeights returns Adam's own slot variables plus a fresh iteration-count tensor: dispose only the fresh one.
       tf.dispose(optimizerWeights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
@@ -267,7 +244,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const validate = async (embedding = uncentred): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number }> => {
     const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { ...embedding, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
-    const distances = pairDistances(vectors, dim, val.labels, createRng(options.seed + 11), 200_000);
+    const distances = pairDistances(vectors, dim, val.labels, allPairs(val.labels, 200_000, createRng(options.seed + 11)));
     // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
     const valLoss = options.loss === 'cosface' ? NaN : tf.tidy(() => batchLoss(trainable, tf.tensor4d(valPixels, [valPlan.refs.length, ...shape]), valPlan, lossSettings).dataSync()[0]!);
     return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, distances, dim };
@@ -297,10 +274,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
         const plans = planShards(trainPool, options, source.shards, rng);
         const results = await source.compute(trainable, plans);
         const grads = averageGradients(results);
-        tf.tidy(() => {
-          optimizer.applyGradients(vars().map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i]!, v.shape, 'float32') })));
-          if (weightDecay > 0) for (const v of decayed) v.assign(tf.mul(v, 1 - lr * weightDecay));
-        });
+        tf.tidy(() => optimizer.applyGradients(vars().map((v, i) => ({ name: v.name, tensor: tf.tensor(grads[i]!, v.shape, 'float32') }))));
         const loss = results.reduce((a, r) => a + r.loss, 0) / results.length;
         lossSum += loss;
         stepsDone++;
@@ -321,7 +295,6 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       history.push(record);
       epoch++;
       stepInEpoch = 0;
-      if (averaging && inAveragingWindow(Math.max(step / totalSteps, elapsed() / limitSeconds), averageFrom)) average = addSnapshot(average, readWeights(trainable));
       hooks.onEpoch?.(record);
       // Ties go to the later epoch: on a small validation set MAP@R saturates early, and a tie says "no worse, trained longer".
       if (!best || scores.mapAtR > best.mapAtR) lastImprovement = record.epoch;
@@ -352,13 +325,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     await source.close();
   }
 
-  // The kept weights become the model: the best epoch's, the final ones, or the average (when the run
-  // stopped before the averaging window, the final weights stand in). Calibrate them on the held-out identities.
-  if (averaging && !average) log(`warning: the run stopped before the weight average started (at ${averageFrom} of the run); keeping the final weights`);
-  const keep = options.keep ?? 'best'; // checkpoints written before the option existed lack it
-  const keptWeights = keep === 'average' && average ? average.weights : keep === 'best' ? bestWeights : readWeights(trainable);
-  const keptEpoch = keep === 'best' ? (best?.epoch ?? 0) : epoch;
-  assignWeights(trainable, keptWeights);
+  // The kept weights become the model: the best epoch's or the final ones. Calibrate them on the held-out identities.
+  const keepBest = options.keepWeights === 'best';
+  const keptEpoch = keepBest ? (best?.epoch ?? 0) : epoch;
+  if (keepBest) assignWeights(trainable, bestWeights);
   let towerConfig = options.tower;
   if (options.center) {
     const sample = centerSample(set.labels, split.train);
@@ -397,7 +367,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       backend: backendInfo.name, workers: workerCount, seed: options.seed, epochs: epoch, steps: step,
       batchSize: options.batchImages, learningRate: options.learningRate, wallSeconds, pairsPerSecond: history.at(-1)?.pairsPerSecond ?? 0, outcome,
       trainIdentities: split.train.length, valIdentities: split.val.length, images: set.count, dataDigest, dataRoot: path.resolve(options.data),
-      augment: options.augment, ...(weightDecay > 0 ? { weightDecay } : {}), ...(keep === 'last' ? { keep } : keep === 'average' ? { keep, averageFrom, averagedEpochs: average?.count ?? 0 } : {}), rotateIdentities: options.rotateIdentities, groupsPerBatch: options.groupsPerBatch, initFrom: initModelId,
+      augment: options.augment, ...(keepBest ? {} : { keepWeights: options.keepWeights }), rotateIdentities: options.rotateIdentities,
     },
     parameters: summary.parameters,
   });

@@ -33,11 +33,6 @@ export interface TrainOptions {
   /** Steps in one epoch; 0 = enough steps to show every training image once on average. */
   stepsPerEpoch: number;
   learningRate: number;
-  /**
-   * Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): after each step every conv / dense kernel
-   * shrinks by `learningRate * weightDecay` of itself (biases are left alone). 0 = off.
-   */
-  weightDecay: number;
   /** Cosine decay of the learning rate to this fraction of its start over the run (1 = constant). */
   finalLearningRateFraction: number;
   /** Stop after this many minutes of training (0 = no limit); the learning-rate schedule then follows elapsed time. */
@@ -51,25 +46,13 @@ export interface TrainOptions {
   augment: AffineRanges | null;
   /** Treat each of the 4 right-angle rotations of an identity as its own identity (Omniglot practice). */
   rotateIdentities: boolean;
-  /**
-   * Draw each batch's identities from a few groups (the identity's parent folder, e.g. the Omniglot alphabet),
-   * so negatives are as similar as the ones met at test time. 0 = off; n = draw from n groups per batch.
-   */
-  groupsPerBatch: number;
   /** Early stopping: epochs without improvement of the validation MAP@R before stopping (0 = off). */
   patience: number;
   /**
    * Which weights become the model: `best` = the epoch with the best validation MAP@R, `last` = the final
-   * ones, `average` = the mean of the weights at the end of every epoch from `averageFrom` of the run on
-   * (see `average.ts`). With only a few validation identities the "best" epoch is a noisy pick (AT&T faces: see docs/results.md).
+   * ones. With only a few validation identities the "best" epoch is a noisy pick (AT&T faces: see docs/results.md).
    */
-  keep: 'best' | 'last' | 'average';
-  /**
-   * With `keep: 'average'`: the fraction of the run (as the learning-rate schedule counts it) after which
-   * epoch-end weights join the average. Earlier = more snapshots from farther apart (more of an ensemble,
-   * but older, less trained weights); later = fewer, closer to the final weights.
-   */
-  averageFrom: number;
+  keepWeights: 'best' | 'last';
   /**
    * Centre the embeddings once training ends: the mean unit embedding of the training images becomes the
    * card's `tower.center`, subtracted wherever the model embeds (see src/train/center.ts). Costs one pass
@@ -82,8 +65,6 @@ export interface TrainOptions {
   onUnreadable: 'skip' | 'fail';
   /** Cap on validation images embedded each epoch (they are sampled once, by identity). */
   maxValImages: number;
-  /** Start from the weights of this model directory (same architecture and input shape): transfer learning. */
-  initFrom?: string;
   /** Continue from out/checkpoint if it exists. */
   resume: boolean;
 }
@@ -99,7 +80,6 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   epochs: 20,
   stepsPerEpoch: 0,
   learningRate: 1e-3,
-  weightDecay: 0,
   finalLearningRateFraction: 0.05,
   timeLimitMinutes: 0,
   valFraction: 0.2,
@@ -107,10 +87,8 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   workers: -1,
   augment: null,
   rotateIdentities: false,
-  groupsPerBatch: 0,
   patience: 5,
-  keep: 'best',
-  averageFrom: 0.75,
+  keepWeights: 'best',
   targetFars: [1e-3, 1e-2],
   onUnreadable: 'fail',
   maxValImages: 4000,
@@ -132,4 +110,47 @@ export function learningRateAt(options: Pick<TrainOptions, 'learningRate' | 'fin
   const p = Math.min(1, Math.max(0, progress));
   const floor = options.finalLearningRateFraction;
   return options.learningRate * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * p)));
+}
+
+/**
+ * The options a checkpoint was written with, as this version runs them. Checkpoints of earlier versions
+ * name the weight policy `keep` (now `keepWeights`) and may carry options that were since removed: at
+ * their off values they are dropped; a run that used one is refused, since resuming without it would
+ * not be the same run.
+ *
+ * @throws Error naming the option, e.g. "weight averaging (keep: 'average')"
+ * @example
+ * const options = optionsFromCheckpoint(checkpoint.state.options);
+ */
+export function optionsFromCheckpoint(saved: unknown): TrainOptions {
+  const options = saved as Record<string, unknown>;
+  const { keep, weightDecay, groupsPerBatch } = options;
+  const tower = options.tower as Record<string, unknown>;
+  const augment = options.augment as Record<string, unknown> | null;
+  const removed: Array<[boolean, string]> = [
+    [keep === 'average', "weight averaging (keep: 'average')"],
+    [typeof weightDecay === 'number' && weightDecay > 0, `weight decay (weightDecay: ${String(weightDecay)})`],
+    [typeof groupsPerBatch === 'number' && groupsPerBatch > 0, `batches drawn from a few folders (groupsPerBatch: ${String(groupsPerBatch)})`],
+    [tower.head !== undefined && tower.head !== 'flatten', `the ${String(tower.head)} head (tower.head)`],
+    [typeof tower.dropout === 'number' && tower.dropout > 0, `dropout (tower.dropout: ${String(tower.dropout)})`],
+    [!!augment?.photometric, 'lighting augmentation (augment.photometric)'],
+    [!!augment?.erase, 'random erasing (augment.erase)'],
+    [!!augment?.isotropic, 'zoom augmentation (augment.isotropic)'],
+  ];
+  const unsupported = removed.filter(([used]) => used).map(([, what]) => what);
+  if (unsupported.length) {
+    throw new Error(`This checkpoint's run uses ${unsupported.join(', ')}, which this version of twinsearch no longer has: it cannot be resumed; start the run again without --resume`);
+  }
+  // initFrom only seeded the first step (those weights are in the checkpoint); averageFrom meant nothing without keep 'average'.
+  return {
+    ...(withoutKeys(options, ['keep', 'weightDecay', 'groupsPerBatch', 'averageFrom', 'initFrom']) as unknown as TrainOptions),
+    tower: withoutKeys(tower, ['head', 'dropout']) as unknown as TowerConfig,
+    augment: augment && (withoutKeys(augment, ['isotropic']) as unknown as AffineRanges),
+    keepWeights: (options.keepWeights ?? keep ?? DEFAULT_TRAIN_OPTIONS.keepWeights) as TrainOptions['keepWeights'],
+  };
+}
+
+/** A copy of an object without some keys. */
+function withoutKeys(value: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([k]) => !keys.includes(k)));
 }

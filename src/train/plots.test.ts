@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.js';
 import { calibrate } from './calibrate.js';
-import { rocCurve } from './metrics.js';
+import { rocCurve } from '../metrics/index.js';
 import {
   distanceHistogramPlot,
   downsampleCurve,

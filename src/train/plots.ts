@@ -10,7 +10,7 @@ import * as vega from 'vega';
 import { compile, type Config, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Calibration } from './calibrate.js';
-import { auc, rocCurve, type Roc } from './metrics.js';
+import { auc, rocCurve, type Roc } from '../metrics/index.js';
 
 /** A rendered plot: the SVG text and a PNG of it. */
 export interface Plot {
