@@ -40,8 +40,11 @@ export interface Fixture {
   modelDir: string;
   galleryDir: string;
   indexDir: string;
-  /** Builds (mode 'build') or re-indexes the fixture's index with an in-thread embedder. */
-  index(mode?: 'build' | 'reindex'): Promise<string>;
+  /**
+   * Builds (mode 'build') or re-indexes the fixture's index with an in-thread embedder.
+   * `afterListing` runs once the job has read the gallery and its journal, before it embeds and writes.
+   */
+  index(mode?: 'build' | 'reindex', options?: { afterListing?: () => Promise<void> }): Promise<string>;
   /** The env a runtime for this fixture needs (plus `extra`). */
   env(extra?: Record<string, unknown>): Record<string | symbol, unknown>;
   cleanup(): Promise<void>;
@@ -67,13 +70,16 @@ export async function createFixture(options: { identities?: number; perIdentity?
     modelDir,
     galleryDir,
     indexDir,
-    async index(mode = 'build') {
-      const embedder = await openModelEmbedder(modelDir, { workers: 0 });
+    async index(mode = 'build', options = {}) {
+      const model = await openModelEmbedder(modelDir, { workers: 0 });
+      const { afterListing } = options;
+      // The job embeds right after listing: wrapping embed() reaches the moment in between.
+      const embedder = afterListing ? { ...model, embed: async (...args: Parameters<typeof model.embed>) => (await afterListing(), model.embed(...args)) } : model;
       try {
         const summary = await runIndex({ indexDir, store: new GalleryStore(galleryDir), embedder, mode });
         return summary.version;
       } finally {
-        await embedder.close();
+        await model.close();
       }
     },
     env(extra = {}) {
