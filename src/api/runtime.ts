@@ -209,19 +209,20 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
   };
 }
 
-/** What decides a runtime: the documented config keys as given, the loopback mark, the base directory. */
-function settingsOf(env: EnvLike, options: RuntimeOptions): Record<string, string> {
-  const settings: Record<string, string> = {};
-  for (const key of CONFIG_KEYS) {
+/** What decides a runtime: the documented config keys as given, the base directory, the loopback mark. */
+const SETTINGS = [...CONFIG_KEYS, 'base directory', 'loopback-only mark'] as const;
+
+/** The values of SETTINGS for an env (a few µs: it runs on every request). */
+function settingsOf(env: EnvLike, options: RuntimeOptions): string[] {
+  const values = CONFIG_KEYS.map((key) => {
     const value = env[key];
-    settings[key] = value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  }
-  settings.baseDir = resolve(options.baseDir ?? '.');
-  settings.loopbackOnly = String(isLoopbackOnly(env));
-  return settings;
+    return value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  });
+  values.push(resolve(options.baseDir ?? '.'), String(isLoopbackOnly(env)));
+  return values;
 }
 
-let shared: { settings: Record<string, string>; runtime: Promise<Runtime> } | null = null;
+let shared: { settings: string[]; runtime: Promise<Runtime> } | null = null;
 
 /**
  * The process-wide runtime for serverless entry points: built on the first request from that
@@ -243,7 +244,7 @@ export function getRuntime(env: EnvLike, options: RuntimeOptions = {}): Promise<
   const settings = settingsOf(env, options);
   if (shared) {
     const current = shared.settings;
-    const differ = Object.keys(settings).filter((key) => settings[key] !== current[key]);
+    const differ = SETTINGS.filter((_, i) => settings[i] !== current[i]);
     if (differ.length) {
       return Promise.reject(new ConfigError(`this process already serves another configuration (${differ.join(', ')} differ): one process serves one configuration; call closeSharedRuntime() before switching, or createRuntime() for a second one`));
     }
@@ -257,6 +258,7 @@ export function getRuntime(env: EnvLike, options: RuntimeOptions = {}): Promise<
   });
   return runtime;
 }
+
 /** Closes and forgets the shared runtime (graceful shutdown, tests). */
 export async function closeSharedRuntime(): Promise<void> {
   const current = shared;
