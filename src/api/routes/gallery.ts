@@ -34,6 +34,7 @@ import { bodyImages, decodeAll, readBody, timer } from './pipeline.js';
 const identityParam = z.object({
   identity: z.string().openapi({ description: 'Identity name (1..200 characters, no control characters, no empty, "." or ".." segments in any spelling; "/" allowed)', example: 'alice' }),
 });
+
 /** The identity takes the rest of the path, slashes included. */
 const IDENTITY_PATH = '{identity{[\\s\\S]+}}';
 
@@ -59,8 +60,9 @@ function identityFrom(c: Context): string {
   const path = new URL(c.req.url).pathname;
   const route = routePath(c);
   const prefix = route.slice(0, route.indexOf(':identity'));
+  const at = path.indexOf(prefix); // -1 when the prefix itself was percent-encoded (`/v1/%67allery/…`)
   try {
-    decodeURIComponent(path.slice(path.indexOf(prefix) + prefix.length));
+    decodeURIComponent(at < 0 ? path : path.slice(at + prefix.length));
   } catch {
     throw new ApiError('INVALID_IDENTITY', 'the identity in the path is not valid percent-encoded UTF-8');
   }
