@@ -5,11 +5,14 @@
  * images, thumbnails) travel base64-encoded as API Gateway requires.
  */
 import { Hono } from 'hono';
-import { handle } from 'hono/aws-lambda';
+import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { recordRequestTarget } from '../src/api/node/request-target.js';
 import { getRuntime } from '../src/api/runtime.js';
 
-const lambda = new Hono().all('*', async (c) => {
+const lambda = new Hono<{ Bindings: { event: LambdaEvent } }>().all('*', async (c) => {
   const runtime = await getRuntime(process.env, { baseDir: process.env.LAMBDA_TASK_ROOT });
+  // The event's path as the client sent it: the Request's URL has "." and ".." segments resolved.
+  recordRequestTarget(c.req.raw, 'rawPath' in c.env.event ? c.env.event.rawPath : c.env.event.path);
   return runtime.app.fetch(c.req.raw);
 });
 

@@ -1,19 +1,19 @@
 /**
  * The serverless entry points in functions/ — the AWS Lambda handler, the Workers module
  * (fetch + scheduled) and the Pages Function — called the way their platforms call them. They
- * share one runtime (one app) per process; the Lambda test runs first, so that runtime is the
- * one built from process.env.
+ * share one runtime (one app) per process and configuration; each test starts without one (any
+ * order runs the same), and the shared-runtime rule itself is tested last.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../functions/lambda.js';
 import { onRequest } from '../functions/api/[[route]].js';
 import worker from '../functions/worker.js';
 import { ConfigError } from '../src/api/config/index.js';
 import { silentLogger } from '../src/api/log.js';
-import { closeSharedRuntime, createRuntime } from '../src/api/runtime.js';
+import { closeSharedRuntime, createRuntime, getRuntime } from '../src/api/runtime.js';
 import { SearchResponseSchema } from '../src/api/schemas/index.js';
 import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from './fixtures/api.js';
 
@@ -27,8 +27,11 @@ beforeAll(async () => {
   for (const [k, v] of Object.entries(env)) process.env[k] = String(v);
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await closeSharedRuntime();
+});
+
+afterAll(async () => {
   process.env = saved;
   await fx?.cleanup();
 });
@@ -101,6 +104,36 @@ describe('serverless entry points', () => {
     const res = await onRequest(context(new Request('http://pages/api/v1/search?k=1', { method: 'POST', body: await syntheticPng(1000), headers: bearer(READ_KEY) })) as unknown as Parameters<typeof onRequest>[0]);
     expect(res.status).toBe(200);
     expect(SearchResponseSchema.parse(await res.json()).decision.identity).toBe('id001');
+  });
+
+  it('AWS Lambda: "." and ".." in the event\'s raw path are refused on gallery paths, not resolved', async () => {
+    const res = await handler(lambdaEvent('POST', '/v1/gallery/x/../y', { body: await syntheticPng(5), headers: { ...bearer(ADMIN_KEY), 'content-type': 'image/png' } }), lambdaContext);
+    expect({ status: res.statusCode, body: JSON.parse(res.body) as unknown }).toMatchObject({ status: 400, body: { error: { code: 'INVALID_IDENTITY' } } });
+  });
+
+  it('one runtime per process and configuration: the same values share it, other values are refused until it is closed', async () => {
+    const first = await getRuntime(env);
+    // Other objects with the same values (process.env holds them too, as the Lambda entry passes it): the same runtime.
+    expect(await getRuntime({ ...env, UNRELATED: 'ignored' })).toBe(first);
+    expect(await getRuntime(process.env)).toBe(first);
+    const refused = async (other: Record<string, unknown>) => (await getRuntime(other).then(() => null, (e: unknown) => e)) as Error | null;
+    const changedK = await refused({ ...env, DEFAULT_K: '2' });
+    expect(changedK).toBeInstanceOf(ConfigError);
+    expect(changedK?.message).toContain('DEFAULT_K differ');
+    const rotated = await refused({ ...env, API_KEYS: 'another-read-key-0123456789' });
+    expect(rotated?.message).toContain('API_KEYS differ');
+    expect(rotated?.message).not.toContain('another-read-key'); // key names, never values
+    expect((await first.app.request('/healthz')).status).toBe(200); // the first keeps serving
+    await closeSharedRuntime();
+    const second = await getRuntime({ ...env, DEFAULT_K: '2' });
+    expect(second).not.toBe(first);
+    expect(second.config.defaultK).toBe(2);
+  });
+
+  it('a failed build is not kept: the next request builds again', async () => {
+    const { API_KEYS: _r, ADMIN_KEYS: _a, ...open } = env;
+    await expect(getRuntime(open)).rejects.toThrow(ConfigError);
+    expect((await getRuntime(env)).config.readKeys).toEqual([READ_KEY]);
   });
 
   it('serverless runtimes refuse to start without API keys', async () => {

@@ -107,7 +107,37 @@ describe('Node adapter with keys', () => {
     expect(after.version).not.toBe(before.version);
     expect(after.images).toBe(before.images + 1);
   });
+
+  it('refuses "." and ".." segments in a gallery path as the client sent it (curl --path-as-is), never resolving them', async () => {
+    const png = await syntheticPng(424_242);
+    const paths = ['/v1/gallery/x/../y', '/v1/gallery/a/./b', '/v1/gallery/x/%2e%2e/y', '/v1/gallery/x/.%2E/y', '/v1/gallery/%2e/b', '/v1/gallery/x/..', '/v1/%67allery/x/../y', '/v1/gallery/../search', '/gallery/x/../y'];
+    for (const path of paths) {
+      const res = await rawRequest(server, 'POST', path, png, bearer(ADMIN_KEY));
+      expect({ path, status: res.status, code: res.code }).toEqual({ path, status: 400, code: 'INVALID_IDENTITY' });
+    }
+    expect(await rawRequest(server, 'DELETE', '/v1/gallery/id000/../id001', undefined, bearer(ADMIN_KEY))).toMatchObject({ status: 400, code: 'INVALID_IDENTITY' });
+    // An absolute-form request target (as a proxy would send it) is checked the same way.
+    expect(await rawRequest(server, 'POST', `${server.url}/v1/gallery/x/../y`, png, bearer(ADMIN_KEY))).toMatchObject({ status: 400, code: 'INVALID_IDENTITY' });
+    const page = (await (await fetch(`${server.url}/v1/gallery?limit=1000`, { headers: bearer(READ_KEY) })).json()) as { identities: { identity: string }[] };
+    expect(page.identities.map((i) => i.identity)).toEqual(['id000', 'id001', 'id002', 'id003']);
+  });
 });
+
+/** One request with its target sent byte for byte as given (fetch would resolve "." and ".." first). */
+async function rawRequest(server: NodeAdapter, method: string, target: string, body: Uint8Array | undefined, headers: Record<string, string>): Promise<{ status: number; code?: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest({ host: server.host, port: server.port, method, path: target, headers: { ...headers, 'content-type': 'image/png' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolvePromise({ status: res.statusCode ?? 0, code: (JSON.parse(text) as { error?: { code?: string } }).error?.code });
+      });
+    });
+    req.on('error', reject);
+    req.end(body ? Buffer.from(body) : undefined);
+  });
+}
 
 describe('graceful shutdown', () => {
   it('stops accepting, finishes the request in flight, then closes', async () => {

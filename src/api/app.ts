@@ -13,8 +13,9 @@ import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import { apiContext, type AppDeps } from './context.js';
 import { ApiError, errorResponse, toApiError } from './errors/index.js';
-import { registerGalleryRoutes } from './routes/gallery.js';
-import { registerOpsRoutes } from './routes/ops.js';
+import { validationHook } from './routes/define.js';
+import { refuseGalleryDotSegments, registerGalleryRoutes } from './routes/gallery.js';
+import { registerDocumentRoute, registerOpsRoutes } from './routes/ops.js';
 import { registerSearchRoutes } from './routes/search.js';
 
 export type { AppDeps } from './context.js';
@@ -41,7 +42,8 @@ function routeLabel(c: Parameters<typeof routePath>[0]): string {
 export function createApp(deps: AppDeps): OpenAPIHono {
   const ctx = apiContext(deps);
   const { log, metrics, config } = ctx;
-  const app = new OpenAPIHono();
+  // Query and path parameters are validated by @hono/zod-openapi; failures answer with our 400s.
+  const app = new OpenAPIHono({ defaultHook: validationHook });
 
   app.use('*', requestId());
   app.use('*', async (c, next) => {
@@ -66,17 +68,19 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     );
   }
 
+  app.use('*', refuseGalleryDotSegments);
+
   registerOpsRoutes(app, ctx, deps.demoDir ?? DEFAULT_DEMO_DIR);
   registerSearchRoutes(app, ctx);
   registerGalleryRoutes(app, ctx);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'API key: read keys (API_KEYS) for search/verify/embed/gallery listing, admin keys (ADMIN_KEYS) for enrolment and deletion' });
-  app.doc31('/openapi.json', {
+  registerDocumentRoute(app, {
     openapi: '3.1.0',
     info: {
       title: 'twinsearch',
       version: '1',
-      description: `Image-similarity search over a gallery of identities (model ${ctx.card.modelId}). Errors are JSON { "error": { "code", "message" } }.`,
+      description: `Image-similarity search over a gallery of identities (model ${ctx.card.modelId}). Errors are JSON { "error": { "code", "message" } }. The routes without /v1 (/search, /verify, /embed, /gallery…) are aliases of the /v1 routes (x-alias-of).`,
     },
   });
 

@@ -5,6 +5,7 @@
  * same app the same way.
  */
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import sharp from 'sharp';
 import { createEmbedder, pendingRunner, recipeFromCard, startRunner, type Embedder } from '../embedding/index.js';
@@ -15,7 +16,7 @@ import type { IndexRunSummary } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
 import type { VectorStore } from '../index/vector-store.js';
 import { createApp } from './app.js';
-import { authEnabled, ConfigError, parseApiConfig, type ApiConfig, type EnvLike } from './config/index.js';
+import { authEnabled, CONFIG_KEYS, ConfigError, parseApiConfig, type ApiConfig, type EnvLike } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type ApiMetrics } from './metrics/index.js';
 
@@ -119,24 +120,54 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
   };
 }
 
-let shared: { env: object; runtime: Promise<Runtime> } | null = null;
+/** What decides a runtime: the documented config keys as given, the base directory, the loopback mark. */
+const SETTINGS = [...CONFIG_KEYS, 'base directory', 'loopback-only mark'] as const;
+
+/** The values of SETTINGS for an env (a few µs: it runs on every request). */
+function settingsOf(env: EnvLike, options: RuntimeOptions): string[] {
+  const values = CONFIG_KEYS.map((key) => {
+    const value = env[key];
+    return value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  });
+  values.push(resolve(options.baseDir ?? '.'), String(isLoopbackOnly(env)));
+  return values;
+}
+
+let shared: { settings: string[]; runtime: Promise<Runtime> } | null = null;
 
 /**
  * The process-wide runtime for serverless entry points: built on the first request from that
  * request's env, reused afterwards (a failed build is retried on the next request).
  *
+ * One process serves one configuration, as a deployment does. The env is compared on every call
+ * by its values (the documented keys, the base directory, the loopback mark), not by identity:
+ * a fresh env object per request, or process.env next to a bindings object with the same values,
+ * gets the same runtime. An env whose values differ — process.env changed after the first request,
+ * or a second deployment's bindings — is refused with a ConfigError naming the keys that differ
+ * (never their values): silently serving the first configuration would hide the change, and
+ * building a second runtime would load a second model and index into the process. To switch,
+ * `closeSharedRuntime()` first; to serve two configurations at once, `createRuntime()` each.
+ *
  * @example
  * export default { fetch: async (request, env) => (await getRuntime(env)).app.fetch(request, env) };
  */
 export function getRuntime(env: EnvLike, options: RuntimeOptions = {}): Promise<Runtime> {
-  if (!shared) {
-    const runtime = createRuntime(env, options);
-    shared = { env, runtime };
-    runtime.catch(() => {
-      if (shared?.runtime === runtime) shared = null;
-    });
+  const settings = settingsOf(env, options);
+  if (shared) {
+    const current = shared.settings;
+    const differ = SETTINGS.filter((_, i) => settings[i] !== current[i]);
+    if (differ.length) {
+      return Promise.reject(new ConfigError(`this process already serves another configuration (${differ.join(', ')} differ): one process serves one configuration; call closeSharedRuntime() before switching, or createRuntime() for a second one`));
+    }
+    return shared.runtime;
   }
-  return shared.runtime;
+  const runtime = createRuntime(env, options);
+  const entry = { settings, runtime };
+  shared = entry;
+  runtime.catch(() => {
+    if (shared === entry) shared = null;
+  });
+  return runtime;
 }
 
 /** Closes and forgets the shared runtime (graceful shutdown, tests). */

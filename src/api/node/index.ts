@@ -18,13 +18,14 @@ import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import { Cron } from 'croner';
 import { isLoopback } from '../auth/index.js';
 import { authEnabled, ConfigError, parseApiConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { closeSharedRuntime, LOOPBACK_ONLY } from '../runtime.js';
 import { acceptQueueLength } from './accept-queue.js';
+import { recordRequestTarget } from './request-target.js';
 import { readWranglerEnv, type WranglerEnv } from './wrangler-config.js';
 
 /**
@@ -148,7 +149,8 @@ export async function startNodeAdapter(options: NodeAdapterOptions = {}): Promis
   let active = 0;
   let drained: (() => void) | null = null;
   const server = createAdaptorServer({
-    fetch: async (request: Request) => {
+    fetch: async (request: Request, { incoming }: HttpBindings | Http2Bindings) => {
+      recordRequestTarget(request, incoming.url ?? '/');
       const url = new URL(request.url);
       if (options.testScheduled && url.pathname === '/__scheduled') {
         await runScheduled(url.searchParams.get('cron') ?? undefined);

@@ -82,10 +82,11 @@ export function timer(ctx: ApiContext): Timer {
   };
 }
 
-/** Decodes images in parallel (sharp runs on libuv threads); failures stay per image. */
-export async function decodeEach(ctx: ApiContext, images: readonly Uint8Array[]): Promise<({ ok: true; input: Float32Array } | { ok: false; error: ApiError })[]> {
+/** Decodes images in parallel (sharp runs on libuv threads); failures stay per image (an entry that already failed stays failed). */
+export async function decodeEach(ctx: ApiContext, images: readonly (Uint8Array | ApiError)[]): Promise<({ ok: true; input: Float32Array } | { ok: false; error: ApiError })[]> {
   return Promise.all(
     images.map(async (bytes) => {
+      if (bytes instanceof ApiError) return { ok: false as const, error: bytes };
       try {
         return { ok: true as const, input: (await decodeImageForModel(bytes, ctx.embedder, ctx.limits)).input };
       } catch (error) {

@@ -5,12 +5,12 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { distance } from '../../model/embed.js';
 import { requirePermission } from '../auth/index.js';
+import { checkImageBytes, decodeBase64 } from '../body/index.js';
 import type { ApiContext } from '../context.js';
-import { ApiError } from '../errors/index.js';
+import { ApiError, toApiError } from '../errors/index.js';
 import {
   EmbedJsonBodySchema,
   EmbedResponseSchema,
-  ErrorSchema,
   SearchBatchBodySchema,
   SearchBatchResponseSchema,
   SearchJsonBodySchema,
@@ -20,31 +20,21 @@ import {
   VerifyJsonBodySchema,
   VerifyOptionsSchema,
   VerifyResponseSchema,
-  z,
 } from '../schemas/index.js';
 import { requestThreshold, round, searchResult, similarity } from '../search/index.js';
+import { binary, errorResponses, jsonBody, multipartFiles, security, serveRoute } from './define.js';
 import { bodyImages, decodeAll, decodeEach, formFields, jsonWithTiming, now, readBody, timer, timings } from './pipeline.js';
 
-const imageBody = (json: z.ZodType, description: string) => ({
+/** A body holding one image: multipart, raw or base64 JSON (documented; the handler validates it, see define.ts). */
+const imageBody = (json: { schema: { $ref: string } }, description: string) => ({
   description,
   required: true,
   content: {
-    'multipart/form-data': { schema: z.object({ image: z.string().openapi({ format: 'binary' }) }) },
-    'image/*': { schema: z.string().openapi({ format: 'binary', description: 'The raw image; its format is detected from the bytes' }) },
-    'application/json': { schema: json },
+    'multipart/form-data': multipartFiles(['image']),
+    'image/*': { schema: { ...binary, description: 'The raw image (any Content-Type but JSON or multipart); its format is detected from the bytes' } },
+    'application/json': json,
   },
 });
-
-export const errorResponses = {
-  400: { description: 'Bad parameters, body or base64', content: { 'application/json': { schema: ErrorSchema } } },
-  401: { description: 'No or invalid API key', content: { 'application/json': { schema: ErrorSchema } } },
-  413: { description: 'Body, image or pixel count over the limit', content: { 'application/json': { schema: ErrorSchema } } },
-  415: { description: 'Not an accepted image format, or undecodable', content: { 'application/json': { schema: ErrorSchema } } },
-  422: { description: 'A valid image that cannot be used (too small)', content: { 'application/json': { schema: ErrorSchema } } },
-  503: { description: 'Model or index not loaded', content: { 'application/json': { schema: ErrorSchema } } },
-};
-
-const security = [{ bearer: [] }];
 
 /** The search options from the query string merged with those in the body (body wins). */
 function searchOptions(query: Record<string, string>, fromBody: Record<string, unknown>, defaultK: number) {
@@ -54,154 +44,187 @@ function searchOptions(query: Record<string, string>, fromBody: Record<string, u
 }
 
 /**
+ * The images of a batch, one outcome each: an entry that is not base64, empty, or over the byte
+ * limit becomes its own error result; only the count fails the whole request.
+ */
+function batchImages(ctx: ApiContext, values: readonly string[]): (Uint8Array | ApiError)[] {
+  if (values.length > ctx.config.maxBatch) throw new ApiError('TOO_MANY_IMAGES', `at most ${ctx.config.maxBatch} images per request, got ${values.length}`);
+  return values.map((value, i) => {
+    try {
+      return checkImageBytes(decodeBase64(value, `image ${i + 1}`), ctx.config.maxImageBytes, `image ${i + 1}`);
+    } catch (error) {
+      return toApiError(error);
+    }
+  });
+}
+
+/**
  * @example
  * registerSearchRoutes(app, ctx);
  */
 export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const read = requirePermission('read', ctx.ring);
+  const searchJson = jsonBody(app, 'SearchJsonBody', SearchJsonBodySchema);
+  const embedJson = jsonBody(app, 'EmbedJsonBody', EmbedJsonBodySchema);
 
-  app.openAPIRegistry.registerPath(
-    createRoute({
-      method: 'post',
-      path: '/v1/search',
-      summary: 'Who is in this image? The nearest gallery identities (or images) and a match / unknown decision',
-      security,
-      request: { query: SearchOptionsSchema, body: imageBody(SearchJsonBodySchema, 'The image: multipart field `image`, a raw body, or JSON with base64') },
-      responses: { 200: { description: 'Matches and decision', content: { 'application/json': { schema: SearchResponseSchema } } }, ...errorResponses },
-    }),
-  );
-  app.post('/v1/search', read, async (c) => {
-    const started = now();
-    ctx.requireReader();
-    const t = timer(ctx);
-    const body = await readBody(c, ctx, 1);
-    const json = body.kind === 'json' ? validate(SearchJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
-    const options = searchOptions(c.req.query(), json ?? (body.kind === 'form' ? formFields(body.form, ['k', 'threshold', 'level']) : {}), ctx.config.defaultK);
-    const [bytes] = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
-    const [input] = await t.stage('decode', () => decodeAll(ctx, [bytes]));
-    const [vector] = await t.stage('embed', () => ctx.embedder.embed([input]));
-    // One reader for the whole request: a new generation published meanwhile does not affect it.
-    const reader = ctx.requireReader();
-    const hits = await t.stage('search', () => reader.search(vector, options.k, { level: options.level }));
-    const result = searchResult(hits, requestThreshold(ctx.threshold, options.threshold), { metric: ctx.card.metric, normalized: ctx.normalized });
-    return jsonWithTiming(c, ctx, t, { ...result, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
+  const search = createRoute({
+    method: 'post',
+    path: '/v1/search',
+    summary: 'Who is in this image? The nearest gallery identities (or images) and a match / unknown decision',
+    security,
+    middleware: [read] as const,
+    request: { query: SearchOptionsSchema, body: imageBody(searchJson, 'The image: multipart field `image`, a raw body, or JSON with base64') },
+    responses: { 200: { description: 'Matches and decision', content: { 'application/json': { schema: SearchResponseSchema } } }, ...errorResponses },
   });
-
-  app.openAPIRegistry.registerPath(
-    createRoute({
-      method: 'post',
-      path: '/v1/search/batch',
-      summary: 'Search several images in one request (bounded by MAX_BATCH); one result or error per image',
-      security,
-      request: { query: SearchOptionsSchema, body: { required: true, content: { 'application/json': { schema: SearchBatchBodySchema } } } },
-      responses: { 200: { description: 'One result per image, in order', content: { 'application/json': { schema: SearchBatchResponseSchema } } }, ...errorResponses },
-    }),
+  serveRoute(
+    app,
+    search,
+    async (c) => {
+      const started = now();
+      ctx.requireReader();
+      const t = timer(ctx);
+      const body = await readBody(c, ctx, 1);
+      const json = body.kind === 'json' ? validate(SearchJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
+      const options = searchOptions(c.req.query(), json ?? (body.kind === 'form' ? formFields(body.form, ['k', 'threshold', 'level']) : {}), ctx.config.defaultK);
+      const [bytes] = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
+      const [input] = await t.stage('decode', () => decodeAll(ctx, [bytes]));
+      const [vector] = await t.stage('embed', () => ctx.embedder.embed([input]));
+      // One reader for the whole request: a new generation published meanwhile does not affect it.
+      const reader = ctx.requireReader();
+      const hits = await t.stage('search', () => reader.search(vector, options.k, { level: options.level }));
+      const result = searchResult(hits, requestThreshold(ctx.threshold, options.threshold), { metric: ctx.card.metric, normalized: ctx.normalized });
+      return jsonWithTiming(c, ctx, t, { ...result, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
+    },
+    { alias: true },
   );
-  app.post('/v1/search/batch', read, async (c) => {
-    const started = now();
-    ctx.requireReader();
-    const t = timer(ctx);
-    const body = await readBody(c, ctx, ctx.config.maxBatch);
-    if (body.kind !== 'json') throw new ApiError('INVALID_BODY', 'send JSON { "images": ["<base64>", …] }');
-    const json = validate(SearchBatchBodySchema, body.json, 'body', 'INVALID_BODY');
-    const options = searchOptions(c.req.query(), json, ctx.config.defaultK);
-    const images = await bodyImages(ctx, body, { fields: [], fromJson: () => json.images, max: ctx.config.maxBatch });
-    const decoded = await t.stage('decode', () => decodeEach(ctx, images));
-    const inputs = decoded.flatMap((d) => (d.ok ? [d.input] : []));
-    const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
-    const reader = ctx.requireReader();
-    const threshold = requestThreshold(ctx.threshold, options.threshold);
-    let next = 0;
-    const results = await t.stage('search', () =>
-      Promise.all(decoded.map(async (d) => {
-        if (!d.ok) return { error: { code: d.error.code, message: d.error.message } };
-        const s = now();
-        const hits = await reader.search(vectors[next++], options.k, { level: options.level });
-        const searchMs = round(now() - s, 3);
-        return { ...searchResult(hits, threshold, { metric: ctx.card.metric, normalized: ctx.normalized }), timings: { decodeMs: 0, embedMs: 0, searchMs, totalMs: searchMs } };
-      })),
-    );
-    return jsonWithTiming(c, ctx, t, { results, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
-  });
 
-  app.openAPIRegistry.registerPath(
-    createRoute({
-      method: 'post',
-      path: '/v1/verify',
-      summary: 'Are these two images of the same identity? Distance, similarity and decision',
-      security,
-      request: {
-        query: VerifyOptionsSchema,
-        body: {
-          required: true,
-          content: {
-            'multipart/form-data': { schema: z.object({ image_a: z.string().openapi({ format: 'binary' }), image_b: z.string().openapi({ format: 'binary' }) }) },
-            'application/json': { schema: VerifyJsonBodySchema },
-          },
+  const batch = createRoute({
+    method: 'post',
+    path: '/v1/search/batch',
+    summary: 'Search several images in one request (bounded by MAX_BATCH); one result or error per image',
+    security,
+    middleware: [read] as const,
+    request: { query: SearchOptionsSchema, body: { required: true, content: { 'application/json': jsonBody(app, 'SearchBatchBody', SearchBatchBodySchema) } } },
+    responses: { 200: { description: 'One result per image, in order', content: { 'application/json': { schema: SearchBatchResponseSchema } } }, ...errorResponses },
+  });
+  serveRoute(
+    app,
+    batch,
+    async (c) => {
+      const started = now();
+      ctx.requireReader();
+      const t = timer(ctx);
+      const body = await readBody(c, ctx, ctx.config.maxBatch);
+      if (body.kind !== 'json') throw new ApiError('INVALID_BODY', 'send JSON { "images": ["<base64>", …] }');
+      const json = validate(SearchBatchBodySchema, body.json, 'body', 'INVALID_BODY');
+      const options = searchOptions(c.req.query(), json, ctx.config.defaultK);
+      const images = batchImages(ctx, json.images);
+      const decoded = await t.stage('decode', () => decodeEach(ctx, images));
+      const inputs = decoded.flatMap((d) => (d.ok ? [d.input] : []));
+      const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
+      const reader = ctx.requireReader();
+      const threshold = requestThreshold(ctx.threshold, options.threshold);
+      let next = 0;
+      const results = await t.stage('search', () =>
+        Promise.all(decoded.map(async (d) => {
+          if (!d.ok) return { error: { code: d.error.code, message: d.error.message } };
+          const s = now();
+          const hits = await reader.search(vectors[next++], options.k, { level: options.level });
+          const searchMs = round(now() - s, 3);
+          return { ...searchResult(hits, threshold, { metric: ctx.card.metric, normalized: ctx.normalized }), timings: { decodeMs: 0, embedMs: 0, searchMs, totalMs: searchMs } };
+        })),
+      );
+      return jsonWithTiming(c, ctx, t, { results, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
+    },
+    { alias: true },
+  );
+
+  const verify = createRoute({
+    method: 'post',
+    path: '/v1/verify',
+    summary: 'Are these two images of the same identity? Distance, similarity and decision',
+    security,
+    middleware: [read] as const,
+    request: {
+      query: VerifyOptionsSchema,
+      body: {
+        required: true,
+        content: {
+          'multipart/form-data': multipartFiles(['image_a', 'image_b']),
+          'application/json': jsonBody(app, 'VerifyJsonBody', VerifyJsonBodySchema),
         },
       },
-      responses: { 200: { description: 'Comparison', content: { 'application/json': { schema: VerifyResponseSchema } } }, ...errorResponses },
-    }),
-  );
-  app.post('/v1/verify', read, async (c) => {
-    const started = now();
-    const t = timer(ctx);
-    const body = await readBody(c, ctx, 2);
-    let pair: Uint8Array[];
-    let fromBody: Record<string, unknown> = {};
-    if (body.kind === 'json') {
-      const json = validate(VerifyJsonBodySchema, body.json, 'body', 'INVALID_BODY');
-      fromBody = { threshold: json.threshold };
-      pair = await bodyImages(ctx, body, { fields: [], fromJson: () => [json.imageA, json.imageB], max: 2 });
-    } else if (body.kind === 'form') {
-      fromBody = formFields(body.form, ['threshold']);
-      const a = await bodyImages(ctx, body, { fields: ['image_a'], fromJson: () => [], max: 1, what: 'multipart fields "image_a" and "image_b"' });
-      const b = await bodyImages(ctx, body, { fields: ['image_b'], fromJson: () => [], max: 1, what: 'multipart fields "image_a" and "image_b"' });
-      pair = [a[0], b[0]];
-    } else {
-      throw new ApiError('INVALID_BODY', 'send multipart fields "image_a" and "image_b", or JSON { "imageA", "imageB" } (base64)');
-    }
-    const merged = { ...c.req.query(), ...Object.fromEntries(Object.entries(fromBody).filter(([, v]) => v !== undefined)) };
-    const options = validate(VerifyOptionsSchema, { threshold: merged.threshold }, 'options');
-    const inputs = await t.stage('decode', () => decodeAll(ctx, pair));
-    const [a, b] = await t.stage('embed', () => ctx.embedder.embed(inputs));
-    const d = distance(ctx.card.metric, a, b);
-    const threshold = requestThreshold(ctx.threshold, options.threshold);
-    return jsonWithTiming(c, ctx, t, {
-      same: d <= threshold.value,
-      distance: round(d),
-      similarity: round(similarity(ctx.card.metric, ctx.normalized, d)),
-      threshold,
-      model: { id: ctx.card.modelId },
-      timings: timings(t.spent, started),
-    });
+    },
+    responses: { 200: { description: 'Comparison', content: { 'application/json': { schema: VerifyResponseSchema } } }, ...errorResponses },
   });
+  serveRoute(
+    app,
+    verify,
+    async (c) => {
+      const started = now();
+      const t = timer(ctx);
+      const body = await readBody(c, ctx, 2);
+      let pair: Uint8Array[];
+      let fromBody: Record<string, unknown> = {};
+      if (body.kind === 'json') {
+        const json = validate(VerifyJsonBodySchema, body.json, 'body', 'INVALID_BODY');
+        fromBody = { threshold: json.threshold };
+        pair = await bodyImages(ctx, body, { fields: [], fromJson: () => [json.imageA, json.imageB], max: 2 });
+      } else if (body.kind === 'form') {
+        fromBody = formFields(body.form, ['threshold']);
+        const a = await bodyImages(ctx, body, { fields: ['image_a'], fromJson: () => [], max: 1, what: 'multipart fields "image_a" and "image_b"' });
+        const b = await bodyImages(ctx, body, { fields: ['image_b'], fromJson: () => [], max: 1, what: 'multipart fields "image_a" and "image_b"' });
+        pair = [a[0], b[0]];
+      } else {
+        throw new ApiError('INVALID_BODY', 'send multipart fields "image_a" and "image_b", or JSON { "imageA", "imageB" } (base64)');
+      }
+      const merged = { ...c.req.query(), ...Object.fromEntries(Object.entries(fromBody).filter(([, v]) => v !== undefined)) };
+      const options = validate(VerifyOptionsSchema, { threshold: merged.threshold }, 'options');
+      const inputs = await t.stage('decode', () => decodeAll(ctx, pair));
+      const [a, b] = await t.stage('embed', () => ctx.embedder.embed(inputs));
+      const d = distance(ctx.card.metric, a, b);
+      const threshold = requestThreshold(ctx.threshold, options.threshold);
+      return jsonWithTiming(c, ctx, t, {
+        same: d <= threshold.value,
+        distance: round(d),
+        similarity: round(similarity(ctx.card.metric, ctx.normalized, d)),
+        threshold,
+        model: { id: ctx.card.modelId },
+        timings: timings(t.spent, started),
+      });
+    },
+    { alias: true },
+  );
 
-  app.openAPIRegistry.registerPath(
-    createRoute({
-      method: 'post',
-      path: '/v1/embed',
-      summary: "The image's embedding vector (as stored in the index)",
-      security,
-      request: { body: imageBody(EmbedJsonBodySchema, 'The image: multipart field `image`, a raw body, or JSON with base64') },
-      responses: { 200: { description: 'The vector', content: { 'application/json': { schema: EmbedResponseSchema } } }, ...errorResponses },
-    }),
-  );
-  app.post('/v1/embed', read, async (c) => {
-    const started = now();
-    const t = timer(ctx);
-    const body = await readBody(c, ctx, 1);
-    const json = body.kind === 'json' ? validate(EmbedJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
-    const images = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
-    const inputs = await t.stage('decode', () => decodeAll(ctx, images));
-    const [vector] = await t.stage('embed', () => ctx.embedder.embed(inputs));
-    return jsonWithTiming(c, ctx, t, {
-      vector: Array.from(vector),
-      dim: vector.length,
-      normalized: ctx.normalized,
-      metric: ctx.card.metric,
-      model: { id: ctx.card.modelId },
-      timings: timings(t.spent, started),
-    });
+  const embed = createRoute({
+    method: 'post',
+    path: '/v1/embed',
+    summary: "The image's embedding vector (as stored in the index)",
+    security,
+    middleware: [read] as const,
+    request: { body: imageBody(embedJson, 'The image: multipart field `image`, a raw body, or JSON with base64') },
+    responses: { 200: { description: 'The vector', content: { 'application/json': { schema: EmbedResponseSchema } } }, ...errorResponses },
   });
+  serveRoute(
+    app,
+    embed,
+    async (c) => {
+      const started = now();
+      const t = timer(ctx);
+      const body = await readBody(c, ctx, 1);
+      const json = body.kind === 'json' ? validate(EmbedJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
+      const images = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
+      const inputs = await t.stage('decode', () => decodeAll(ctx, images));
+      const [vector] = await t.stage('embed', () => ctx.embedder.embed(inputs));
+      return jsonWithTiming(c, ctx, t, {
+        vector: Array.from(vector),
+        dim: vector.length,
+        normalized: ctx.normalized,
+        metric: ctx.card.metric,
+        model: { id: ctx.card.modelId },
+        timings: timings(t.spent, started),
+      });
+    },
+    { alias: true },
+  );
 }

@@ -33,7 +33,9 @@ export const VerifyOptionsSchema = z.object({ threshold: threshold.optional() })
 const base64Image = z.string().min(1).openapi({ description: 'Image bytes, base64 (standard or URL-safe; a data: URL prefix is accepted)', format: 'byte' });
 
 export const SearchJsonBodySchema = SearchOptionsSchema.extend({ image: base64Image }).openapi('SearchJsonBody');
-export const SearchBatchBodySchema = SearchOptionsSchema.extend({ images: z.array(base64Image).min(1) }).openapi('SearchBatchBody');
+// Batch entries are checked one by one (an empty or bad string fails only its own result), so any string is accepted here.
+const batchImage = z.string().openapi({ description: 'Image bytes, base64 (as for `image`); an empty or invalid entry gets its own error result', format: 'byte' });
+export const SearchBatchBodySchema = SearchOptionsSchema.extend({ images: z.array(batchImage).min(1) }).openapi('SearchBatchBody');
 export const VerifyJsonBodySchema = VerifyOptionsSchema.extend({ imageA: base64Image, imageB: base64Image }).openapi('VerifyJsonBody');
 export const EmbedJsonBodySchema = z.object({ image: base64Image }).openapi('EmbedJsonBody');
 export const EnrolJsonBodySchema = z
@@ -134,7 +136,7 @@ export const EnrolResponseSchema = z
 export const DeleteResponseSchema = z.object({ identity: z.string(), removed: z.number().int(), index: indexRef }).openapi('DeleteResponse');
 
 export const GalleryQuerySchema = z.object({
-  cursor: z.string().max(2048).optional().openapi({ description: 'nextCursor of the previous page' }),
+  cursor: z.string().max(2048).optional().openapi({ description: 'nextCursor of the previous page, as returned (anything else is a 400)' }),
   limit: z.coerce.number().int().min(1).max(1000).optional().openapi({ description: 'Identities per page (1..1000, default 100)' }),
 });
 
@@ -185,6 +187,19 @@ export const ReadySchema = z
 const OPTION_KEYS = new Set(['k', 'threshold', 'level', 'limit', 'cursor']);
 
 /**
+ * The 400 for a failed parse, naming the bad fields (pure). Options (k, threshold, level, limit,
+ * cursor) are INVALID_PARAMETER wherever they come from, a JSON body included.
+ *
+ * @example
+ * validationError(SearchOptionsSchema.safeParse({ k: 0 }).error!, 'query').code // 'INVALID_PARAMETER'
+ */
+export function validationError(error: z.ZodError, where: string, code: 'INVALID_PARAMETER' | 'INVALID_BODY' = 'INVALID_PARAMETER'): ApiError {
+  const details = error.issues.map((i) => `${i.path.map(String).join('.') || where}: ${i.message}`).join('; ');
+  const onlyOptions = error.issues.every((i) => i.path.length > 0 && OPTION_KEYS.has(String(i.path[0])));
+  return new ApiError(onlyOptions ? 'INVALID_PARAMETER' : code, `invalid ${where}: ${details}`);
+}
+
+/**
  * Parses with `schema`, turning a failure into a 400 naming the bad fields.
  *
  * @example
@@ -193,8 +208,44 @@ const OPTION_KEYS = new Set(['k', 'threshold', 'level', 'limit', 'cursor']);
 export function validate<T extends z.ZodType>(schema: T, value: unknown, where: string, code: 'INVALID_PARAMETER' | 'INVALID_BODY' = 'INVALID_PARAMETER'): z.infer<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const details = result.error.issues.map((i) => `${i.path.map(String).join('.') || where}: ${i.message}`).join('; ');
-  // Options (k, threshold, level) are INVALID_PARAMETER wherever they come from, a JSON body included.
-  const onlyOptions = result.error.issues.every((i) => i.path.length > 0 && OPTION_KEYS.has(String(i.path[0])));
-  throw new ApiError(onlyOptions ? 'INVALID_PARAMETER' : code, `invalid ${where}: ${details}`);
+  throw validationError(result.error, where, code);
+}
+
+/** What a gallery cursor carries: the last identity of the previous page, in a versioned envelope. */
+const CursorSchema = z.strictObject({ v: z.literal(1), after: z.string().min(1) });
+
+/**
+ * The `nextCursor` for a page that ended at `after`: base64url of `{"v":1,"after":…}`, so a
+ * cursor can be checked on its way back.
+ *
+ * @example
+ * encodeGalleryCursor('id002') // 'eyJ2IjoxLCJhZnRlciI6ImlkMDAyIn0'
+ */
+export function encodeGalleryCursor(after: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, after }), 'utf8').toString('base64url');
+}
+
+/**
+ * The identity a cursor continues after; a 400 INVALID_PARAMETER for anything this API did not
+ * return (random text, another encoding of the same bytes, an unknown version).
+ *
+ * @example
+ * decodeGalleryCursor(encodeGalleryCursor('id002')) // 'id002'
+ * decodeGalleryCursor('zzz') // throws ApiError INVALID_PARAMETER
+ */
+export function decodeGalleryCursor(cursor: string): string {
+  const refuse = (): never => {
+    throw new ApiError('INVALID_PARAMETER', 'cursor is not a cursor this API returned: pass nextCursor back as it came');
+  };
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) refuse();
+  let payload: unknown;
+  try {
+    payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(cursor, 'base64url')));
+  } catch {
+    return refuse();
+  }
+  const parsed = CursorSchema.safeParse(payload);
+  // Re-encoding must give the same text: base64url has several spellings of some byte strings.
+  if (!parsed.success || encodeGalleryCursor(parsed.data.after) !== cursor) return refuse();
+  return parsed.data.after;
 }
