@@ -10,6 +10,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from './runtime.js';
 import { GalleryStore } from '../index/store.js';
+import { openEmbedder } from '../embedding/index.js';
+import { runIndex } from '../index/reindex.js';
+import { writeTinyModel } from '../../test/fixtures/gallery.js';
 import {
   DeleteResponseSchema,
   EmbedResponseSchema,
@@ -407,13 +410,30 @@ describe('no index yet', () => {
     try {
       const ready = await runtime.app.request('/readyz');
       expect(ready.status).toBe(503);
-      expect(ReadySchema.parse(await ready.json())).toMatchObject({ status: 'not-ready', index: { loaded: false, version: null } });
-      await expectError(await runtime.app.request('/v1/search', { method: 'POST', body: await syntheticPng(1) }), 503, 'NOT_READY');
+      const fix = `npm run index -- --model ${empty.modelDir} --gallery ${empty.galleryDir} --out ${empty.indexDir}`;
+      expect(ReadySchema.parse(await ready.json())).toMatchObject({ status: 'not-ready', index: { loaded: false, version: null }, problem: { code: 'NO_INDEX', fix } });
+      const search = await runtime.app.request('/v1/search', { method: 'POST', body: await syntheticPng(1) });
+      expect(((await search.clone().json()) as { error: { message: string } }).error.message).toContain(fix);
+      await expectError(search, 503, 'NOT_READY');
       await expectError(await runtime.app.request('/v1/gallery'), 503, 'NOT_READY');
       await expectError(await runtime.app.request('/v1/index'), 503, 'NOT_READY');
       expect((await runtime.app.request('/v1/embed', { method: 'POST', body: await syntheticPng(1) })).status).toBe(200);
       // Open (no keys, loopback): admin routes need no key either.
       await expectError(await runtime.app.request('/v1/gallery/x', { method: 'DELETE' }), 503, 'NOT_READY');
+
+      // An index of another model in this server's index folder: said as such, with the same fix.
+      const otherDir = join(empty.dir, 'other-model');
+      const other = await writeTinyModel(otherDir, { seed: 7, name: 'other' });
+      const embedder = await openEmbedder(otherDir);
+      try {
+        await runIndex({ indexDir: empty.indexDir, store: new GalleryStore(empty.galleryDir), embedder, mode: 'build' });
+      } finally {
+        await embedder.close();
+      }
+      expect(await runtime.store.reload()).toBe('refused');
+      const wrong = ReadySchema.parse(await (await runtime.app.request('/readyz')).json());
+      expect(wrong).toMatchObject({ status: 'not-ready', problem: { code: 'OTHER_MODEL', fix } });
+      expect(wrong.problem?.message).toContain(other.modelId);
     } finally {
       await runtime.close();
       await empty.cleanup();

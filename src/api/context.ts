@@ -50,8 +50,8 @@ export function apiContext(deps: AppDeps): ApiContext {
     requireReader() {
       const reader = store.reader();
       if (!reader) {
-        const refused = store.status().refused;
-        throw new ApiError('NOT_READY', refused ? `no index is loaded: snapshot ${refused.generation} was refused (${refused.code})` : 'no index is loaded yet');
+        const problem = store.status().problem;
+        throw new ApiError('NOT_READY', problem ? `no index is loaded: ${problem.message}${problem.fix ? `. Fix: ${problem.fix}` : ''}` : 'no index is loaded yet');
       }
       return reader;
     },

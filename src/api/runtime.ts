@@ -92,10 +92,11 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
     log,
     pollMs: config.reloadPollMs,
     watch: config.watchIndex,
+    buildCommand: `npm run index -- --model ${config.modelDir} --gallery ${config.galleryDir} --out ${config.indexDir}`,
   });
   try {
     const [outcome] = await Promise.all([store.start(), started]);
-    if (outcome === 'no-index') log.warn({ indexDir: config.indexDir }, 'no index yet (index/CURRENT missing): /readyz answers 503 until one is built (npm run index)');
+    if (outcome === 'no-index') log.warn({ indexDir: config.indexDir, fix: store.status().problem?.fix }, 'no index yet: /readyz answers 503 until one is built');
   } catch (error) {
     await store.close().catch(() => undefined);
     await embedder.close().catch(() => undefined);

@@ -33,12 +33,15 @@ export type IndexErrorCode =
  */
 export class IndexError extends Error {
   override readonly name = 'IndexError';
+  /** For `MISMATCH`: the model the snapshot was built with, when that is what differs. */
+  readonly builtWith?: string;
   constructor(
     readonly code: IndexErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; builtWith?: string },
   ) {
     super(message, options);
+    if (options?.builtWith !== undefined) this.builtWith = options.builtWith;
   }
 }
 

@@ -53,6 +53,8 @@ export interface LocalStoreOptions {
   pollMs?: number;
   /** Watch the index folder for CURRENT changes. Default true. */
   watch?: boolean;
+  /** The command that builds this model's index, shown when there is none or it belongs to another model. */
+  buildCommand?: string;
   /** Options of the re-index `reindex()` runs (graph parameters, snapshots kept). */
   reindex?: Pick<IndexRunOptions, 'params' | 'keep' | 'maxDeletedFraction'>;
 }
@@ -103,6 +105,8 @@ export class LocalHnswStore implements VectorStore {
   private swaps = 0;
   private reloadFailures = 0;
   private lastCheckAt: string | null = null;
+  /** CURRENT was missing at the last check. */
+  private noIndex = false;
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
@@ -127,6 +131,7 @@ export class LocalHnswStore implements VectorStore {
 
   status(): StoreStatus {
     return {
+      problem: this.problem(),
       ready: this.snapshot !== null,
       generation: this.snapshot?.version ?? null,
       loadedAt: this.loadedAt,
@@ -135,6 +140,25 @@ export class LocalHnswStore implements VectorStore {
       reloadFailures: this.reloadFailures,
       lastCheckAt: this.lastCheckAt,
     };
+  }
+
+  private problem(): StoreStatus['problem'] {
+    const fix = this.options.buildCommand;
+    if (this.refused) {
+      const { builtWith, generation } = this.refused;
+      const what = builtWith
+        ? `${this.options.indexDir} holds the index of model ${builtWith} (snapshot ${generation}), not of this server's model ${this.options.expect.modelId ?? ''}`.trimEnd()
+        : this.refused.message;
+      return {
+        code: builtWith ? 'OTHER_MODEL' : 'REFUSED',
+        message: this.snapshot ? `${what}; snapshot ${this.snapshot.version} keeps serving` : what,
+        ...(fix ? { fix } : {}),
+      };
+    }
+    if (!this.snapshot && this.noIndex) {
+      return { code: 'NO_INDEX', message: `no index has been built in ${this.options.indexDir} yet`, ...(fix ? { fix } : {}) };
+    }
+    return null;
   }
 
   onReload(listener: (outcome: ReloadOutcome, generation: string | null) => void): () => void {
@@ -175,6 +199,7 @@ export class LocalHnswStore implements VectorStore {
     } catch (error) {
       return this.refuse('(CURRENT)', error);
     }
+    this.noIndex = version === null;
     if (version === null) return this.snapshot === null ? 'no-index' : 'unchanged';
     if (version === this.snapshot?.version && !force) return 'unchanged';
     if (!force && version === this.refused?.generation) return 'refused';
@@ -207,10 +232,12 @@ export class LocalHnswStore implements VectorStore {
   private refuse(version: string, error: unknown): ReloadOutcome {
     const code = error instanceof IndexError ? error.code : ((error as { code?: string }).code ?? 'ERROR');
     const message = error instanceof Error ? error.message : String(error);
-    this.refused = { generation: version, code: String(code), message, at: new Date().toISOString() };
+    const builtWith = error instanceof IndexError ? error.builtWith : undefined;
+    this.refused = { generation: version, code: String(code), message, at: new Date().toISOString(), ...(builtWith ? { builtWith } : {}) };
     this.reloadFailures++;
     const serving = this.snapshot?.version ?? null;
-    this.options.log.error({ version, code, err: message, serving }, serving ? 'index snapshot refused; the previous one keeps serving' : 'index snapshot refused; nothing is serving');
+    const fix = this.options.buildCommand;
+    this.options.log.error({ version, code, err: message, serving, ...(fix ? { fix } : {}) }, serving ? 'index snapshot refused; the previous one keeps serving' : 'index snapshot refused; nothing is serving');
     this.emit('refused', version);
     return 'refused';
   }

@@ -79,7 +79,10 @@ export function checkExpectation(manifest: Manifest, expect: Expectation): void 
   if (manifest.metric !== expect.metric) problems.push(`metric ${manifest.metric}, expected ${expect.metric}`);
   if (expect.modelId !== undefined && manifest.model.id !== expect.modelId) problems.push(`model ${manifest.model.id}, expected ${expect.modelId}`);
   if (expect.weightsHash !== undefined && manifest.model.weightsHash !== expect.weightsHash) problems.push('other model weights than expected');
-  if (problems.length) throw new IndexError('MISMATCH', `snapshot ${manifest.version} was built with ${problems.join('; ')}: re-index with this model`);
+  const otherModel = expect.modelId !== undefined && manifest.model.id !== expect.modelId;
+  if (problems.length) {
+    throw new IndexError('MISMATCH', `snapshot ${manifest.version} was built with ${problems.join('; ')}: build an index with this model`, otherModel ? { builtWith: manifest.model.id } : {});
+  }
 }
 
 /** Compares hnsw.bin with vectors.f32 on a few points: a graph of another dimension or gallery fails here. */

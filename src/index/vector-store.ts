@@ -69,6 +69,17 @@ export interface RefusedGeneration {
   code: string;
   message: string;
   at: string;
+  /** Set when the generation was built with another model than the one serving. */
+  builtWith?: string;
+}
+
+/** Why a store cannot serve (or serves an older generation), in words a user can act on. */
+export interface StoreProblem {
+  /** `NO_INDEX`: nothing built yet. `OTHER_MODEL`: the index was built with another model. `REFUSED`: the newest generation failed verification. */
+  code: 'NO_INDEX' | 'OTHER_MODEL' | 'REFUSED';
+  message: string;
+  /** The command that fixes it, when there is one. */
+  fix?: string;
 }
 
 export interface StoreStatus {
@@ -80,6 +91,8 @@ export interface StoreStatus {
   swaps: number;
   reloadFailures: number;
   lastCheckAt: string | null;
+  /** What keeps the store from serving the newest generation, or null. */
+  problem: StoreProblem | null;
 }
 
 /** What a store promises about writes (docs/index.md says what each store gives). */

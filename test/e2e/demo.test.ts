@@ -1,7 +1,7 @@
 /**
  * The demo page end to end: the real server (the wrangler-compatible Node adapter serving
  * functions/worker.ts, as `npm start` does) on an ephemeral loopback port over a tiny real model
- * and index, driven in Debian's headless Chromium. Screenshots go to /tmp/demo-*.png.
+ * and index, driven in Debian's headless Chromium. Screenshots go to the temp folder (or $DEMO_SCREENSHOTS) as demo-*.png.
  *
  * Skipped, saying so, only when /usr/bin/chromium is missing (`.ci/run` installs it).
  */
@@ -15,9 +15,12 @@ import { startNodeAdapter, type NodeAdapter } from '../../src/api/node/index.js'
 import { silentLogger } from '../../src/api/log.js';
 import { CHROMIUM_PATH, chromiumInstalled, launchChromium } from './browser.js';
 import { buildServingFixture, IDENTITIES, identityPng, type GalleryImage, type ServingFixture } from './fixture.js';
+import { writeTinyModel } from '../fixtures/gallery.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const READ_KEY = 'e2e-read-key-0123456789abcdef';
+/** Where screenshots go (`DEMO_SCREENSHOTS=docs/images` refreshes the ones in the docs). */
+const SCREENSHOTS = process.env.DEMO_SCREENSHOTS ?? tmpdir();
 
 const haveChromium = chromiumInstalled();
 if (!haveChromium) {
@@ -122,7 +125,16 @@ describe.skipIf(!haveChromium)(`demo page in headless Chromium (${CHROMIUM_PATH}
     expect(await page.textContent('#search-live')).toContain(`Match: ${fx.query.identity}`);
     expect(await page.textContent('#search-meta')).toMatch(/decode [\d.]+ ms · embed [\d.]+ ms · search [\d.]+ ms · total [\d.]+ ms/);
     expect(await page.textContent('#calibrated-threshold')).toContain(threshold.toFixed(3));
-    await page.screenshot({ path: '/tmp/demo-search.png', fullPage: true });
+    // MATCH is the decided identity's alone; the others show their distance against the threshold.
+    expect(await cards.locator('.match-pill').first().textContent()).toBe('MATCH');
+    for (const pill of (await cards.locator('.match-pill').allTextContents()).slice(1)) expect(pill).toMatch(/^\d\.\d{3} (≤|>) \d\.\d{3}$/);
+    // The bar grows as the match gets better: the match's is the fullest and reaches past the threshold tick.
+    const widths = await cards.locator('.bar-fill').evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().width));
+    expect(widths[0]).toBe(Math.max(...widths));
+    expect(widths[0]).toBeGreaterThan(widths.at(-1)!);
+    const tick = await cards.first().locator('.bar-threshold').evaluate((t) => t.getBoundingClientRect().left - t.parentElement!.getBoundingClientRect().left);
+    expect(widths[0]).toBeGreaterThan(tick);
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-search.png'), fullPage: true });
   });
 
   it('search: k and a custom threshold are sent, and an image beyond the threshold is UNKNOWN', async () => {
@@ -137,7 +149,7 @@ describe.skipIf(!haveChromium)(`demo page in headless Chromium (${CHROMIUM_PATH}
     expect(await page.textContent('#search-verdict-detail')).toContain('custom');
     expect(await page.locator('#search-matches > li').count()).toBe(3);
     expect(await page.locator('#search-matches > li[data-match="true"]').count()).toBe(0);
-    await page.screenshot({ path: '/tmp/demo-search-unknown.png', fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-search-unknown.png'), fullPage: true });
     await page.uncheck('#search-threshold-on');
     await page.fill('#search-k', '5');
   });
@@ -148,7 +160,7 @@ describe.skipIf(!haveChromium)(`demo page in headless Chromium (${CHROMIUM_PATH}
     await error.waitFor({ state: 'visible' });
     expect(await error.textContent()).toMatch(/415 · UNSUPPORTED_IMAGE/);
     expect(await page.locator('#search-verdict').isHidden()).toBe(true);
-    await page.screenshot({ path: '/tmp/demo-error.png' });
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-error.png') });
   });
 
   it('tabs work from the keyboard', async () => {
@@ -170,7 +182,7 @@ describe.skipIf(!haveChromium)(`demo page in headless Chromium (${CHROMIUM_PATH}
     expect(await page.textContent('#verify-verdict-title')).toBe('Same identity');
     // The server's distance agrees with the one the fixture measured with its own embedder.
     expect(await page.textContent('#verify-verdict-detail')).toContain(`Distance ${samePair.distance.toFixed(3)} ≤ threshold ${threshold.toFixed(3)}`);
-    await page.screenshot({ path: '/tmp/demo-verify.png', fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-verify.png'), fullPage: true });
 
     await page.setInputFiles('#verify-file-a', upload(differentPair.a, 'c.png'));
     await page.setInputFiles('#verify-file-b', upload(differentPair.b, 'd.png'));
@@ -179,25 +191,93 @@ describe.skipIf(!haveChromium)(`demo page in headless Chromium (${CHROMIUM_PATH}
     expect(await verdict.getAttribute('data-kind')).toBe('different');
     expect(await page.textContent('#verify-verdict-badge')).toBe('DIFFERENT');
     expect(await page.textContent('#verify-verdict-title')).toBe('Different identities');
-    await page.screenshot({ path: '/tmp/demo-verify-different.png', fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-verify-different.png'), fullPage: true });
   });
 
   it('fits a phone-sized screen without sideways scrolling, in light and dark mode', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(await overflow()).toBe(0);
-    await page.screenshot({ path: '/tmp/demo-phone-verify.png', fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-phone-verify.png'), fullPage: true });
     await page.click('#tab-search');
     await page.setInputFiles('#search-file', upload(fx.query, 'query.png'));
     await expect.poll(() => page.getAttribute('#search-verdict', 'data-kind')).toBe('match');
     expect(await overflow()).toBe(0);
-    await page.screenshot({ path: '/tmp/demo-phone-search.png', fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-phone-search.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.setViewportSize({ width: 1280, height: 900 });
-    await page.screenshot({ path: '/tmp/demo-dark-search.png', fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-dark-search.png'), fullPage: true });
   });
 
   it('raised no script errors', () => {
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveChromium)('demo page when the server cannot search: each cause in words, with its fix', () => {
+  let dir: string;
+  let fx: ServingFixture;
+  let browser: Browser;
+  const servers: NodeAdapter[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'e2e-not-ready-'));
+    fx = await buildServingFixture(dir);
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all(servers.map((s) => s.close()));
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Serves `modelDir` over `indexDir` (no keys, loopback) and opens the page. One server at a time: a process serves one configuration. */
+  async function open(modelDir: string, indexDir: string): Promise<Page> {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+    const server = await startNodeAdapter({
+      configPath: join(REPO, 'wrangler.toml'),
+      host: '127.0.0.1',
+      port: 0,
+      crons: false,
+      log: silentLogger,
+      overrides: { MODEL_DIR: modelDir, INDEX_DIR: indexDir, GALLERY_DIR: fx.galleryDir, EMBED_WORKERS: '0', WATCH_INDEX: 'false', RELOAD_POLL_MS: '0', LOG_LEVEL: 'silent' },
+    });
+    servers.push(server);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${server.url}/`);
+    return page;
+  }
+
+  it('no index yet: says so and gives the command that builds it', async () => {
+    const indexDir = join(dir, 'index-empty');
+    const page = await open(fx.modelDir, indexDir);
+    const problem = page.locator('#status-problem');
+    await problem.waitFor({ state: 'visible' });
+    expect(await page.textContent('#status-problem-title')).toBe('No index yet');
+    expect(await page.textContent('#status-problem-fix')).toBe(`npm run index -- --model ${fx.modelDir} --gallery ${fx.galleryDir} --out ${indexDir}`);
+    expect(await page.textContent('#status-model')).toBe(fx.card.modelId);
+    expect(await page.textContent('#status-index')).toBe('none yet');
+    await page.setInputFiles('#search-file', upload(fx.query, 'query.png'));
+    const error = page.locator('#search-error');
+    await error.waitFor({ state: 'visible' });
+    expect(await error.textContent()).toContain('503 · NOT_READY');
+    expect(await error.textContent()).toContain('npm run index -- --model');
+    expect(await error.textContent()).not.toContain('Try again in a moment');
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-not-ready-no-index.png'), fullPage: true });
+  });
+
+  it("another model's index: names both models and the command that builds this model's", async () => {
+    const other = join(dir, 'other-model');
+    const card = await writeTinyModel(other, { seed: 11, name: 'other' });
+    const page = await open(other, fx.indexDir);
+    await page.locator('#status-problem').waitFor({ state: 'visible' });
+    expect(await page.textContent('#status-problem-title')).toBe('The index belongs to another model');
+    const message = await page.textContent('#status-problem-message');
+    expect(message).toContain(fx.card.modelId);
+    expect(message).toContain(card.modelId);
+    expect(await page.textContent('#status-problem-fix')).toBe(`npm run index -- --model ${other} --gallery ${fx.galleryDir} --out ${fx.indexDir}`);
+    expect(await page.textContent('#status-model')).toBe(card.modelId);
+    await page.screenshot({ path: join(SCREENSHOTS, 'demo-not-ready-other-model.png'), fullPage: true });
   });
 });

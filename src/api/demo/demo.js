@@ -110,7 +110,7 @@
     415: 'The file is not an image the server accepts (JPEG, PNG, WebP, GIF, TIFF or AVIF) or could not be decoded.',
     422: 'The image was read but cannot be used (for example, it is too small).',
     429: 'Too many requests: wait a moment and try again.',
-    503: 'The server is not ready yet (model or index still loading). Try again in a moment.',
+    503: 'The server has no index it can search: the message above says why and how to fix it.',
   };
 
   const TITLES = {
@@ -221,7 +221,44 @@
     else if (model.thresholds && isNum(model.thresholds.default)) noteCalibrated({ value: model.thresholds.default, source: 'calibrated' });
   }
 
+  const PROBLEM_TITLES = {
+    NO_INDEX: 'No index yet',
+    OTHER_MODEL: "The index belongs to another model",
+    REFUSED: 'The newest index was refused',
+  };
+
+  /** Shows (or hides) why the server cannot serve its newest index, from GET /readyz. */
+  function showProblem(problem) {
+    const box = $('status-problem');
+    if (!problem || typeof problem !== 'object') {
+      box.hidden = true;
+      return;
+    }
+    $('status-problem-title').textContent = PROBLEM_TITLES[problem.code] || 'The index is not available';
+    $('status-problem-message').textContent = String(problem.message || '');
+    $('status-problem-fix').textContent = typeof problem.fix === 'string' ? problem.fix : '';
+    $('status-problem-fix-line').hidden = typeof problem.fix !== 'string';
+    box.dataset.code = String(problem.code);
+    box.hidden = false;
+  }
+
   async function loadStatus() {
+    // /readyz needs no key and says what is missing: no index, another model's index, a refused one.
+    let ready = null;
+    try {
+      const response = await fetch('readyz', { headers: { Accept: 'application/json' } });
+      ready = await response.json();
+    } catch {
+      ready = null;
+    }
+    if (ready && typeof ready === 'object') {
+      noteServer({ model: ready.model });
+      showProblem(ready.problem);
+      if (ready.status === 'not-ready') {
+        setText(status.index, ready.problem && ready.problem.code === 'NO_INDEX' ? 'none yet' : 'not loaded');
+        return;
+      }
+    }
     try {
       noteIndexInfo(await api('v1/index'));
     } catch (err) {
@@ -489,15 +526,23 @@
     const maxDistance = Math.max(thr !== null ? thr * 1.5 : 0, ...matches.map((m) => (isNum(m.distance) ? m.distance : 0)), 1e-9);
     const items = matches.map((m, i) => {
       const node = search.template.content.firstElementChild.cloneNode(true);
-      node.dataset.match = String(m.match === true);
+      // MATCH belongs to the decided identity alone; every other result shows its distance against the threshold.
+      const decided = matched && i === 0 && m.identity === decision.identity;
+      node.dataset.match = String(decided);
       node.querySelector('.match-rank').textContent = String(i + 1);
       setIdentityText(node.querySelector('.match-identity'), m.identity);
-      node.querySelector('.match-pill').textContent = m.match ? 'MATCH' : 'NO MATCH';
+      node.querySelector('.match-pill').textContent = decided
+        ? 'MATCH'
+        : thr !== null && isNum(m.distance)
+          ? `${fmtDistance(m.distance)} ${m.distance <= thr ? '≤' : '>'} ${fmtThreshold(thr)}`
+          : 'NO MATCH';
       node.querySelector('.match-distance').textContent = fmtDistance(m.distance);
       node.querySelector('.match-similarity').textContent = isNum(m.similarity) ? m.similarity.toFixed(3) : '–';
-      node.querySelector('.bar-fill').style.width = `${Math.min(100, ((isNum(m.distance) ? m.distance : 0) / maxDistance) * 100)}%`;
+      // Closeness: a full bar is distance 0; a match reaches past the threshold tick.
+      const closeness = (d) => Math.max(0, Math.min(100, (1 - d / maxDistance) * 100));
+      node.querySelector('.bar-fill').style.width = `${closeness(isNum(m.distance) ? m.distance : maxDistance)}%`;
       const tick = node.querySelector('.bar-threshold');
-      if (thr !== null) tick.style.left = `${Math.min(100, (thr / maxDistance) * 100)}%`;
+      if (thr !== null) tick.style.left = `${closeness(thr)}%`;
       else tick.hidden = true;
       const image = m.image && typeof m.image === 'object' ? m.image : {};
       const img = node.querySelector('img');
@@ -507,7 +552,7 @@
       const source = node.querySelector('.match-source');
       source.textContent = image.source || image.label || '';
       source.title = source.textContent;
-      node.setAttribute('aria-label', `Rank ${i + 1}: ${m.identity}, distance ${fmtDistance(m.distance)}, ${m.match ? 'match' : 'no match'}`);
+      node.setAttribute('aria-label', `Rank ${i + 1}: ${m.identity}, distance ${fmtDistance(m.distance)}, ${decided ? 'match' : 'not the match'}`);
       return node;
     });
     search.matches.replaceChildren(...items);

@@ -43,7 +43,7 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
     const s = ctx.store.status();
     const status = !s.ready ? 'not-ready' : s.refused ? 'degraded' : 'ready';
     const refused = s.refused && { version: s.refused.generation, code: s.refused.code, message: s.refused.message, at: s.refused.at };
-    const body = { status, model: { id: ctx.card.modelId, loaded: true }, index: { version: s.generation, loaded: s.ready, refused } } as const;
+    const body = { status, model: { id: ctx.card.modelId, loaded: true }, index: { version: s.generation, loaded: s.ready, refused }, problem: s.problem } as const;
     return c.json(body, s.ready ? 200 : 503);
   });
 

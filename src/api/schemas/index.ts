@@ -181,6 +181,14 @@ export const ReadySchema = z
     status: z.enum(['ready', 'degraded', 'not-ready']).openapi({ description: '`degraded`: serving, but the newest snapshot was refused' }),
     model: z.object({ id: z.string(), loaded: z.boolean() }),
     index: z.object({ version: z.string().nullable(), loaded: z.boolean(), refused: z.object({ version: z.string(), code: z.string(), message: z.string(), at: z.string() }).nullable() }),
+    problem: z
+      .object({
+        code: z.enum(['NO_INDEX', 'OTHER_MODEL', 'REFUSED']),
+        message: z.string(),
+        fix: z.string().optional().openapi({ description: 'The command that fixes it' }),
+      })
+      .nullable()
+      .openapi({ description: '`NO_INDEX`: none built yet; `OTHER_MODEL`: the index belongs to another model; `REFUSED`: the newest snapshot failed verification' }),
   })
   .openapi('Ready');
 
