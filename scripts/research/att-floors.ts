@@ -4,17 +4,17 @@
  * `npm run eval -- verify` scores a network (all same pairs, the same different pairs, L2 distances).
  * If the network does not beat these, it adds nothing.
  *
- * npx tsx scripts/att-floors.ts --data ../shared/datasets/att-faces \
+ * npx tsx scripts/research/att-floors.ts --data ../shared/datasets/att-faces \
  *   --train '^s([1-9]|[12][0-9]|30)$' --test '^s(3[1-9]|40)$' --input-size 32 [--json FILE]
  */
 import { Command } from 'commander';
-import { loadImages, readGallery, type ImageSet } from '../src/data/gallery.js';
-import { selectIdentities } from '../src/data/select.js';
-import { DEFAULT_PREPROCESS, type CropRegion, type PreprocessConfig } from '../src/model/config.js';
-import { parseCrop, parseNumberList, parseSize } from '../src/cli/common.js';
-import { l2NormalizeVector } from '../src/model/embed.js';
-import { scoreVerification } from '../src/eval/verify.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { loadImages, readGallery, type ImageSet } from '../../src/data/gallery.js';
+import { selectIdentities } from '../../src/data/select.js';
+import { DEFAULT_PREPROCESS, type CropRegion, type PreprocessConfig } from '../../src/model/config.js';
+import { parseCrop, parseNumberList, parseSize } from '../../src/cli/common.js';
+import { l2NormalizeVector } from '../../src/model/embed.js';
+import { scoreVerification } from '../../src/eval/verify.js';
+import { writeFileAtomic } from '../../src/util/atomic.js';
 
 /** Principal axes of row-major `n x dim` data: the mean and the top `k` unit axes (row-major `k x dim`) with their variances. */
 export interface Pca {

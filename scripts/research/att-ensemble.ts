@@ -5,17 +5,17 @@
  * divided by sqrt(models): a unit vector whose squared distances are the mean of the models' squared
  * distances. An experiment, not a servable model (index and API load one tower).
  *
- * npx tsx scripts/att-ensemble.ts --data ../shared/datasets/att-faces --include '^s(3[1-9]|40)$' \
+ * npx tsx scripts/research/att-ensemble.ts --data ../shared/datasets/att-faces --include '^s(3[1-9]|40)$' \
  *   --models models/a,models/b [--json FILE]
  */
 import { Command } from 'commander';
-import { loadImages, readGallery } from '../src/data/gallery.js';
-import { selectIdentities } from '../src/data/select.js';
-import { initBackend } from '../src/model/backend.js';
-import { embedImageSetAsync } from '../src/model/embed.js';
-import { loadModel } from '../src/model/io.js';
-import { scoreVerification } from '../src/eval/verify.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { loadImages, readGallery } from '../../src/data/gallery.js';
+import { selectIdentities } from '../../src/data/select.js';
+import { initBackend } from '../../src/model/backend.js';
+import { embedImageSetAsync } from '../../src/model/embed.js';
+import { loadModel } from '../../src/model/io.js';
+import { scoreVerification } from '../../src/eval/verify.js';
+import { writeFileAtomic } from '../../src/util/atomic.js';
 
 /**
  * Concatenates per-model unit embeddings (`parts[k]`: count x dims[k]) into one unit vector per image.

@@ -5,7 +5,7 @@
  * score the held-out test identities (s31-s40). Each run is a child process (`src/cli/train.ts`, then
  * `src/cli/eval.ts`), `--parallel` at a time, so a run's tfjs, memory and crash stay its own.
  *
- * npm run kfold -- --data ../shared/datasets/att-faces --pool '^s([1-9]|[12][0-9]|30)$' --folds 3 \
+ * npx tsx scripts/research/kfold.ts --data ../shared/datasets/att-faces --pool '^s([1-9]|[12][0-9]|30)$' --folds 3 \
  *   --test '^s(3[1-9]|40)$' --seeds 42,7 --parallel 2 --name s4856 --out models/kfold \
  *   --json docs/results/kfold-s4856.json --report docs/results/kfold-s4856.md -- \
  *   --loss cosface --input-size 48x56 --filters 32 --embedding-size 64 --epochs 120 --steps-per-epoch 20 \
@@ -20,11 +20,11 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { readGallery } from '../src/data/gallery.js';
-import { parseNumberList, parsePositiveInteger } from '../src/cli/common.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { readGallery } from '../../src/data/gallery.js';
+import { parseNumberList, parsePositiveInteger } from '../../src/cli/common.js';
+import { writeFileAtomic } from '../../src/util/atomic.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** One training + evaluation: `fold` is a fold's letter, or 'test' (whole pool → test identities). */
 export interface KFoldRun {
@@ -207,7 +207,7 @@ async function main(argv: string[]): Promise<void> {
   const runs = planKFold(pool, f.folds, f.seeds, test).filter((r) => !f.only || f.only.includes(r.fold));
   if (runs.length === 0) throw new Error(`--only ${f.only?.join(',')} names no fold (folds are a, b, ...${test.length ? ' and test' : ''})`);
   console.log(`${runs.length} runs: ${f.folds} folds of ${pool.length} identities${test.length ? ` + test (${test.length})` : ''} x ${f.seeds.length} seed(s), ${f.parallel} at a time`);
-  const commandLine = `npm run kfold -- ${argv.map(shellQuote).join(' ')}`;
+  const commandLine = `npx tsx scripts/research/kfold.ts ${argv.map(shellQuote).join(' ')}`;
   const save = async (outcomes: readonly KFoldOutcome[]): Promise<void> => {
     if (f.json) await writeFileAtomic(f.json, `${JSON.stringify({ name: f.name, command: commandLine, trainArgs, results: outcomes }, null, 2)}\n`);
   };
