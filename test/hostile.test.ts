@@ -1,5 +1,5 @@
 /**
- * The hostile-input corpus (scripts/hostile-corpus.ts) against a real server: the Node adapter on
+ * The hostile-input corpus (scripts/hostile/) against a real server: the Node adapter on
  * an ephemeral loopback port, in this process. Every case gets its documented status and JSON
  * error code, nothing answers 5xx, the server stays up; then 1,000 more hostile requests cycling
  * the corpus leave RSS within a stated bound, the JS heap flat and tf.memory().numTensors unchanged.
@@ -9,8 +9,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, bearer, READ_KEY, syntheticPng } from '../src/api/testing.js';
-import { buildHostileCorpus, hammer, runCorpus, type HostileCase } from '../scripts/hostile-corpus.js';
-import { startHostileServer, type HostileServer } from '../scripts/hostile-server.js';
+import { buildHostileCorpus, type HostileCase } from '../scripts/hostile/corpus.js';
+import { hammer, runCorpus } from '../scripts/hostile/runner.js';
+import { startFixtureServer, type FixtureServer } from '../scripts/server/fixture.js';
 
 // A real GC between samples, so heap numbers measure what is retained, not what is pending.
 setFlagsFromString('--expose-gc');
@@ -25,10 +26,10 @@ const RSS_GROWTH_BOUND_MIB = 150;
 const HEAP_GROWTH_BOUND_MIB = 16;
 
 describe('hostile-input corpus through a real socket', () => {
-  let server: HostileServer;
+  let server: FixtureServer;
   let cases: HostileCase[];
   beforeAll(async () => {
-    [server, cases] = await Promise.all([startHostileServer(), buildHostileCorpus({ seed: 1, readKey: READ_KEY, adminKey: ADMIN_KEY })]);
+    [server, cases] = await Promise.all([startFixtureServer(), buildHostileCorpus({ seed: 1, readKey: READ_KEY, adminKey: ADMIN_KEY })]);
   });
   afterAll(async () => {
     await server?.close();
@@ -71,9 +72,9 @@ describe('hostile-input corpus through a real socket', () => {
 });
 
 describe('regressions found by the corpus', () => {
-  let server: HostileServer;
+  let server: FixtureServer;
   beforeAll(async () => {
-    server = await startHostileServer({ identities: 2, perIdentity: 1 });
+    server = await startFixtureServer({ identities: 2, perIdentity: 1 });
   });
   afterAll(async () => {
     await server?.close();
