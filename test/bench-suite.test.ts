@@ -13,7 +13,7 @@ import { annMarkdown } from '../scripts/bench/ann-report.js';
 import { BENCHMARKS } from '../scripts/bench/catalogue.js';
 import { coldstartMarkdown, runColdstartBench } from '../scripts/bench/coldstart.js';
 import { writeResults } from '../scripts/bench/common.js';
-import { RESULTS_DIR, sectionContext, versions } from '../scripts/bench/context.js';
+import { MEASURED_PACKAGES, RESULTS_DIR, REPO_ROOT, sectionContext, versions } from '../scripts/bench/context.js';
 import { embedMarkdown, runEmbedBench } from '../scripts/bench/embed.js';
 import { assembleBenchmarksDoc } from '../scripts/bench/index-page.js';
 import { reindexMarkdown, runReindexBench } from '../scripts/bench/reindex.js';
@@ -176,9 +176,14 @@ describe('docs/benchmarks.md: the index page', () => {
     expect(embed).toMatchObject({ met: null, measured: 'not run' });
   });
 
-  it('names installed versions', () => {
-    const v = versions();
-    expect(v['hnswlib-node']).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(v['@tensorflow/tfjs-node']).toBeDefined();
+  it('names the installed version of each package, and `absent` for one that is not installed', async () => {
+    const pinned = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies;
+    expect(versions(['hnswlib-node', 'sharp', 'no-such-package-for-twinsearch'])).toEqual({
+      node: process.version,
+      'hnswlib-node': pinned['hnswlib-node'],
+      sharp: pinned.sharp,
+      'no-such-package-for-twinsearch': 'absent',
+    });
+    expect(Object.keys(versions())).toEqual(['node', ...MEASURED_PACKAGES]);
   });
 });
