@@ -21,7 +21,7 @@ describe('fault injection', () => {
     expect(r.lostLive).toEqual([]);
     expect(r.lostSnapshot).toEqual([]);
     expect(r.lostAfterRestart).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('one flipped byte in the snapshot CURRENT names: refused, degraded, the old one keeps serving', async () => {
     const r = await flippedByte({ seed: 2 });
@@ -61,7 +61,7 @@ describe('fault injection', () => {
     expect(r.load.requests).toBeGreaterThan(64);
     expect(r.swappedTo).toHaveLength(2);
     expect(r.load.versions.sort()).toEqual([r.initial, ...r.swappedTo].sort());
-  }, 60_000);
+  }, 120_000);
 
   it.each([
     { clients: 'keep-alive connections', keepAlive: true },

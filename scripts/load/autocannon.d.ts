@@ -25,40 +25,27 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
-    amount?: number;
-    pipelining?: number;
     timeout?: number;
     connectionRate?: number;
-    method?: string;
-    headers?: Record<string, string>;
-    body?: string | Buffer;
     requests?: AutocannonRequest[];
     setupClient?: (client: Client) => void;
   }
   interface Histogram {
     average: number;
-    mean: number;
-    stddev: number;
-    min: number;
-    max: number;
     p50: number;
     p90: number;
     p97_5: number;
     p99: number;
     total: number;
-    sent?: number;
   }
   interface AutocannonResult {
     requests: Histogram;
     latency: Histogram;
-    throughput: Histogram;
     /** Socket errors and timeouts (a timeout counts in both `errors` and `timeouts`). */
     errors: number;
     timeouts: number;
     non2xx: number;
-    '2xx': number;
     duration: number;
-    connections: number;
   }
   /** A run: a promise of its result, an emitter of `response` (client, status, bytes, ms) and `reqError` (error), and `stop()`. */
   interface Instance extends EventEmitter, PromiseLike<AutocannonResult> {
