@@ -1,13 +1,14 @@
 /**
- * Smoke run of the HTTP benchmark (scripts/api-bench.ts): a tiny gallery and model, one-second
- * runs, one cold start each way. The real run and its numbers are in docs/api.md and docs/api-bench.md.
+ * Smoke run of the HTTP benchmark (`npm run bench -- http`, scripts/bench/http/): a tiny gallery and
+ * model, one-second runs, one cold start each way. The real run's numbers are in bench/results/http.md.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { apiBenchMarkdown, runApiBench } from '../scripts/api-bench.js';
-import { writeResults } from '../scripts/bench-common.js';
+import { writeResults } from '../scripts/bench/common.js';
+import { httpMarkdown } from '../scripts/bench/http/report.js';
+import { runApiBench } from '../scripts/bench/http/run.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -31,10 +32,10 @@ describe('HTTP benchmark (smoke)', () => {
       expect(run.server.decode).toBeGreaterThan(0);
       expect(run.server.handler).toBeGreaterThanOrEqual(run.server.embed);
     }
-    const markdown = apiBenchMarkdown(r, 'smoke');
+    const markdown = httpMarkdown(r, 'smoke');
     expect(markdown).toMatch(/\| \/v1\/verify \| serving thread \| 640x480 JPEG \| 4 \|/);
     expect(markdown).toContain('Cold start');
-    const [json] = await writeResults(join(work, 'out'), 'api-bench', r, markdown);
+    const [json] = await writeResults(join(work, 'out'), 'http', r, markdown);
     expect(JSON.parse(await readFile(json, 'utf8')).result.servers[0].runs).toHaveLength(8);
   }, 120_000);
 });

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concatUnitEmbeddings, evaluateEnsemble } from '../scripts/att-ensemble.js';
+import { concatUnitEmbeddings, evaluateEnsemble } from '../scripts/research/att-ensemble.js';
 import { evaluateVerification, scoreVerification } from '../src/eval/verify.js';
 import { loadImages, readGallery } from '../src/data/gallery.js';
 import { auc, equalErrorRate, rocCurve, type PairDistances } from '../src/metrics/index.js';

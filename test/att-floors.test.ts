@@ -1,6 +1,6 @@
 /** The pixel / PCA floors script: its eigen-solver, PCA and scoring on synthetic data. */
 import { describe, expect, it } from 'vitest';
-import { fitPca, floors, projectPca, symmetricEigen } from '../scripts/att-floors.js';
+import { fitPca, floors, projectPca, symmetricEigen } from '../scripts/research/att-floors.js';
 import type { ImageSet } from '../src/data/gallery.js';
 import { createRng } from '../src/data/rng.js';
 

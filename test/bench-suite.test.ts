@@ -1,18 +1,23 @@
 /**
- * Smoke runs of the benchmark suite's commands (scripts/bench-*.ts): tiny sizes and short timings,
- * checking that each runs end to end, measures what it claims and writes its section. The real
- * runs and their numbers are in docs/benchmarks.md.
+ * Smoke runs of the benchmark suite's commands (scripts/bench/): tiny sizes and short timings,
+ * checking that each runs end to end, measures what it claims and writes its markdown; and the
+ * index page docs/benchmarks.md, written from stored results. The real runs' numbers are in
+ * bench/results/.
  */
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { annMarkdown, recommend, runAnnBench, type AnnDatasetResult } from '../scripts/bench-ann.js';
-import { writeResults } from '../scripts/bench-common.js';
-import { embedMarkdown, runEmbedBench } from '../scripts/bench-embed.js';
-import { assembleBenchmarksDoc, checkTargets, demoteHeadings, sectionContext, versions } from '../scripts/bench-report.js';
-import { coldstartMarkdown, reindexSection, runColdstartBench } from '../scripts/bench-wrappers.js';
-import { runReindexBench } from '../scripts/index-bench-reindex.js';
+import { recommend, runAnnBench, type AnnDatasetResult } from '../scripts/bench/ann.js';
+import { annMarkdown } from '../scripts/bench/ann-report.js';
+import { BENCHMARKS } from '../scripts/bench/catalogue.js';
+import { coldstartMarkdown, runColdstartBench } from '../scripts/bench/coldstart.js';
+import { writeResults } from '../scripts/bench/common.js';
+import { MEASURED_PACKAGES, RESULTS_DIR, REPO_ROOT, sectionContext, versions } from '../scripts/bench/context.js';
+import { embedMarkdown, runEmbedBench } from '../scripts/bench/embed.js';
+import { assembleBenchmarksDoc } from '../scripts/bench/index-page.js';
+import { reindexMarkdown, runReindexBench } from '../scripts/bench/reindex.js';
+import { checkTargets } from '../scripts/bench/targets.js';
 
 const dirs: string[] = [];
 const tempDir = async (): Promise<string> => {
@@ -101,39 +106,69 @@ describe('npm run bench -- coldstart and reindex (smoke)', () => {
     expect(coldstartMarkdown(r)).toMatch(/\| 60 \| serving thread \|/);
   }, 120_000);
 
-  it('reindex: the existing benchmark under the suite header, with images/s', async () => {
-    const r = await runReindexBench({ images: 100, change: 0.05, workers: 0, seed: 3, tiny: true });
-    const md = reindexSection(r, sectionContext('npm run bench -- reindex --images 100'));
+  it('reindex: a full build, a re-index of nothing, a re-index after the change; the suite header and images/s', async () => {
+    const r = await runReindexBench({ images: 200, change: 0.05, workers: 0, seed: 3, tiny: true });
+    expect(r.full).toMatchObject({ mode: 'full', embedded: 200 });
+    expect(r.noChange).toMatchObject({ embedded: 0, unchanged: 200 });
+    expect(r.changed).toMatchObject({ changed: 6, added: 2, removed: 2, embedded: 8 });
+    const md = reindexMarkdown(r, sectionContext('npm run bench -- reindex --images 200'));
     expect(md).toMatch(/^## reindex/);
-    expect(md).toContain('### Re-index vs full build: 100 images');
+    expect(md).toContain('### Re-index vs full build: 200 images');
+    expect(md).toContain('| re-index after changing 5% | incremental | 2 | 6 | 2 | 8 |');
+    expect(md).toMatch(/\*\*Re-index after 5% changed: [\d.]+% of the full build time\*\*/);
     expect(md).toMatch(/Images\/s: full build [\d,]+/);
   }, 60_000);
 });
 
-describe('docs/benchmarks.md assembly', () => {
-  it('strings the sections together in order, wraps old-style results, and lists what has not run', async () => {
-    const results = await tempDir();
-    await writeFile(join(results, 'embed.md'), '## embed: tower throughput vs the matmul peak\n\nnumbers\n');
-    await writeFile(join(results, 'index-reindex.md'), '# Re-index vs full build\n\nold table\n');
-    await writeFile(join(results, 'index-reindex.json'), JSON.stringify({ measuredAt: '2026-01-02T03:04:05Z', machine: { cpu: 'X', cores: 2, memGiB: 1, node: 'v20', loadavg: [1, 2, 3] } }));
-    const doc = join(results, 'benchmarks.md');
-    const text = await assembleBenchmarksDoc(results, doc);
-    expect(await readFile(doc, 'utf8')).toBe(text);
-    expect(text.indexOf('## embed')).toBeLessThan(text.indexOf('## ann'));
-    expect(text).toContain('Not run yet: `npm run bench -- ann`.');
-    expect(text).toContain('### Re-index vs full build');
-    expect(text).toContain('Stored 2026-01-02T03:04Z on X, 2 cores');
+describe('docs/benchmarks.md: the index page', () => {
+  const stored = (result: unknown, measuredAt = '2026-01-02T03:04:05Z') => JSON.stringify({ measuredAt, result });
+  const embedResult = { measured: [{ backend: 'wasm', peakGflops: 40, rows: [{ batch: 1, imagesPerSecond: 1000, gflops: 20 }, { batch: 64, imagesPerSecond: 2015, gflops: 39.6 }] }] };
+  const row = (page: string, name: string): string => page.split('\n').find((l) => l.startsWith(`| ${name} |`)) ?? '';
+
+  it('gives each benchmark one row (what, headline, date, command, link) and copies none of its tables', async () => {
+    const root = await tempDir();
+    const results = join(root, 'bench', 'results');
+    await mkdir(results, { recursive: true });
+    await writeFile(join(results, 'embed.json'), stored(embedResult));
+    await writeFile(join(results, 'embed.md'), '## embed: tower throughput\n\n| backend | batch |\n|---:|---:|\n| wasm | 64 (only in embed.md) |\n');
+    await writeFile(join(results, 'custom-run.json'), stored({ anything: 1 }, '2026-02-03T00:00:00Z'));
+    await writeFile(join(results, 'custom-run.md'), '# Custom run: other numbers\n\n| a |\n|---|\n| 1 |\n');
+    await writeFile(join(results, 'analysis.md'), '## Reading these results\n\nprose\n');
+    await mkdir(join(root, 'docs'));
+    const doc = join(root, 'docs', 'benchmarks.md');
+    const page = await assembleBenchmarksDoc(results, doc);
+    expect(await readFile(doc, 'utf8')).toBe(page);
+    expect(row(page, 'embed')).toBe('| embed | tower images/s per backend and batch size; GFLOP/s vs a matmul peak on the same backend | wasm: 2,015 images/s at batch 64, 1.0x below its matmul peak | 2026-01-02 | `npm run bench -- embed` | [embed.md](../bench/results/embed.md) |');
+    expect(row(page, 'ann')).toBe('| ann | build time, memory, queries/s and recall@10 across ef: hnswlib-node (twinsearch) vs usearch vs exact scan | not run yet |  | `npm run bench -- ann` |  |');
+    // A results file the catalogue does not know still gets its row, titled by its heading.
+    expect(row(page, 'custom-run')).toBe('| custom-run | Custom run: other numbers | — | 2026-02-03 |  | [custom-run.md](../bench/results/custom-run.md) |');
+    expect(page).not.toContain('only in embed.md');
+    expect(page).not.toContain('| backend | batch |');
+    expect(page).toContain('[bench/results/analysis.md](../bench/results/analysis.md)');
+    // One row per catalogued benchmark, run or not, in the catalogue's order.
+    const names = page.split('\n').filter((l) => /^\| [\w-]+ \|/.test(l) && !l.startsWith('| benchmark |')).map((l) => l.split(' | ')[0].slice(2));
+    expect(names.slice(0, BENCHMARKS.length)).toEqual(BENCHMARKS.map((b) => b.name));
   });
 
-  it('checks the issue\'s targets against stored results', async () => {
+  it('finds a headline in every result stored in the repository', async () => {
+    const page = await assembleBenchmarksDoc(RESULTS_DIR, join(await tempDir(), 'benchmarks.md'));
+    for (const b of BENCHMARKS) {
+      const json = await readFile(join(RESULTS_DIR, `${b.name}.json`), 'utf8').catch(() => null);
+      if (json === null) continue;
+      const headline = row(page, b.name).split(' | ')[2] ?? '';
+      expect(headline, b.name).not.toMatch(/^(—|not run yet)?$/);
+    }
+  });
+
+  it('checks the speed targets against stored results', async () => {
     const results = await tempDir();
     const save = (name: string, result: unknown) => writeFile(join(results, `${name}.json`), JSON.stringify({ result }));
-    await save('api-bench', { servers: [{ workers: 0, runs: [{ connections: 16, p50: 8, p99: 25, errors: 0, non2xx: 0 }] }] });
+    await save('http', { servers: [{ workers: 0, runs: [{ connections: 16, p50: 8, p99: 25, errors: 0, non2xx: 0 }] }] });
     const hnsw = { engine: 'hnswlib', M: 16, rows: [{ ef: 40, recall: 0.985, qps: 9000 }, { ef: 100, recall: 0.995, qps: 4000 }] };
     const usearch = { engine: 'usearch', M: 16, rows: [{ ef: 40, recall: 0.99, qps: 8000 }, { ef: 100, recall: 0.997, qps: 5000 }] };
     await save('ann', { defaults: { M: 16, ef: 100 }, datasets: [{ name: 'synthetic', count: 1_000_000, exact: { qps: 100 }, engines: [hnsw, usearch] }] });
     const [http, big, defaults, embed] = await checkTargets(results);
-    expect(http.met).toBe(true);
+    expect(http).toMatchObject({ benchmark: 'http', met: true });
     expect(big).toMatchObject({ met: true });
     expect(big.measured).toContain('ef 100: recall 0.9950 at 4,000 q/s = 40x');
     // usearch reaches >= 0.995 at 5,000 q/s, faster than hnswlib's 4,000 at the defaults.
@@ -141,10 +176,14 @@ describe('docs/benchmarks.md assembly', () => {
     expect(embed).toMatchObject({ met: null, measured: 'not run' });
   });
 
-  it('demotes headings outside code fences only, and names installed versions', () => {
-    expect(demoteHeadings('# A\n```\n# not a heading\n```\n## B')).toBe('### A\n```\n# not a heading\n```\n#### B');
-    const v = versions();
-    expect(v['hnswlib-node']).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(v['@tensorflow/tfjs-node']).toBeDefined();
+  it('names the installed version of each package, and `absent` for one that is not installed', async () => {
+    const pinned = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies;
+    expect(versions(['hnswlib-node', 'sharp', 'no-such-package-for-twinsearch'])).toEqual({
+      node: process.version,
+      'hnswlib-node': pinned['hnswlib-node'],
+      sharp: pinned.sharp,
+      'no-such-package-for-twinsearch': 'absent',
+    });
+    expect(Object.keys(versions())).toEqual(['node', ...MEASURED_PACKAGES]);
   });
 });

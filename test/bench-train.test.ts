@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { benchTrain } from '../scripts/bench-train.js';
+import { benchTrain } from '../scripts/bench/train.js';
 
 describe('npm run bench -- train (smoke)', () => {
   it('measures wasm with 0 and 2 workers and writes JSON and markdown', async () => {

@@ -1,11 +1,15 @@
 /**
- * Fault injection, small versions of scripts/faults.ts (the full runs and their numbers are in
- * docs/reliability.md): enrolments while the re-index is SIGKILLed, a flipped byte in the live
+ * Fault injection, small versions of `npm run faults` (scripts/faults/; the full run's numbers are in
+ * bench/results/faults.md): enrolments while the re-index is SIGKILLed, a flipped byte in the live
  * snapshot, a full disk during the re-index (tmpfs, root only), two hot swaps under 64
  * connections, SIGTERM under 64 connections (keep-alive, and a new connection per request).
  */
 import { describe, expect, it } from 'vitest';
-import { enrolWhileKilling, flippedByte, fullDisk, hotSwapsUnderLoad, sigtermUnderLoad } from '../scripts/faults.js';
+import { fullDisk } from '../scripts/faults/disk.js';
+import { enrolWhileKilling } from '../scripts/faults/enrol.js';
+import { flippedByte } from '../scripts/faults/flip.js';
+import { sigtermUnderLoad } from '../scripts/faults/sigterm.js';
+import { hotSwapsUnderLoad } from '../scripts/faults/swap.js';
 
 describe('fault injection', () => {
   it('SIGKILLed re-indexes while clients enrol: CURRENT always verifies, no acknowledged enrolment is lost', async () => {
@@ -17,7 +21,7 @@ describe('fault injection', () => {
     expect(r.lostLive).toEqual([]);
     expect(r.lostSnapshot).toEqual([]);
     expect(r.lostAfterRestart).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('one flipped byte in the snapshot CURRENT names: refused, degraded, the old one keeps serving', async () => {
     const r = await flippedByte({ seed: 2 });
@@ -57,7 +61,7 @@ describe('fault injection', () => {
     expect(r.load.requests).toBeGreaterThan(64);
     expect(r.swappedTo).toHaveLength(2);
     expect(r.load.versions.sort()).toEqual([r.initial, ...r.swappedTo].sort());
-  }, 60_000);
+  }, 120_000);
 
   it.each([
     { clients: 'keep-alive connections', keepAlive: true },

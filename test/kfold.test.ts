@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exactNames, failed, kfoldReport, planKFold, runKFold, type KFoldResult } from '../scripts/kfold.js';
+import { exactNames, failed, kfoldReport, planKFold, runKFold, type KFoldResult } from '../scripts/research/kfold.js';
 import { ensureSampleGallery } from '../src/data/sample.js';
 
 describe('planKFold', () => {
