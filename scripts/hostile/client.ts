@@ -36,7 +36,9 @@ export function sendCase(baseUrl: string, c: HostileCase, timeoutMs = 30_000): P
       clearTimeout(timer);
       done(answer);
     };
-    const req = httpRequest(`${baseUrl}${c.path}`, { method: c.method, headers, agent: false }, (res) => {
+    // The path goes out byte for byte: a URL string would be parsed first, resolving "." and ".." segments.
+    const { hostname, port } = new URL(baseUrl);
+    const req = httpRequest({ hostname, port, path: c.path, method: c.method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('error', (e) => finish({ status: res.statusCode ?? 0, code: null, json: false, error: e.message }));

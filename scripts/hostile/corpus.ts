@@ -200,10 +200,14 @@ export async function buildHostileCorpus(options: CorpusOptions): Promise<Hostil
   add({ name: 'gallery-limit-0', group: 'parameter', method: 'GET', path: '/v1/gallery?limit=0', headers: read, expect: err(400, 'INVALID_PARAMETER') });
   add({ name: 'gallery-limit-1e9', group: 'parameter', method: 'GET', path: '/v1/gallery?limit=1000000000', headers: read, expect: err(400, 'INVALID_PARAMETER') });
   add({ name: 'gallery-cursor-garbage', group: 'parameter', method: 'GET', path: '/v1/gallery?cursor=%00%FF%FE', headers: read, expect: err(400, 'INVALID_PARAMETER') });
+  // A cursor of valid characters this API never returned.
+  add({ name: 'gallery-cursor-not-ours', group: 'parameter', method: 'GET', path: '/v1/gallery?cursor=zzz', headers: read, expect: err(400, 'INVALID_PARAMETER') });
 
   // Other routes' bodies.
   search('batch-too-many', 'body', enc(JSON.stringify({ images: Array.from({ length: maxBatch + 1 }, () => b64(png)) })), err(400, 'TOO_MANY_IMAGES'), json, '/v1/search/batch');
   search('batch-one-bad-image', 'body', enc(JSON.stringify({ images: [b64(png), b64(svg)] })), OK, json, '/v1/search/batch');
+  // One entry that is not base64 at all: that entry's error, the others' results.
+  search('batch-one-bad-base64', 'body', enc(JSON.stringify({ images: [b64(png), '!!! not base64 !!!'] })), OK, json, '/v1/search/batch');
   search('batch-raw-body', 'body', png, err(400, 'INVALID_BODY'), raw(), '/v1/search/batch');
   search('verify-raw-body', 'body', png, err(400, 'INVALID_BODY'), raw(), '/v1/verify');
   search('verify-one-image', 'body', form([{ name: 'image_a', filename: 'a.png', data: png }]), err(400, 'MISSING_IMAGE'), formHeaders, '/v1/verify');
@@ -228,7 +232,11 @@ export async function buildHostileCorpus(options: CorpusOptions): Promise<Hostil
   enrol('identity-bad-image', 'valid-name', err(415, 'UNDECODABLE_IMAGE'), png.subarray(0, 40));
   enrol('identity-too-many-images', 'many', err(400, 'TOO_MANY_IMAGES'), form(Array.from({ length: maxEnrol + 1 }, (_, i) => ({ name: 'image', filename: `${i}.png`, data: png }))));
   cases[cases.length - 1].headers['content-type'] = formHeaders['content-type'];
-  add({ name: 'identity-traversal-raw-path', group: 'identity', method: 'POST', path: '/v1/gallery/../../etc/passwd', headers: { ...admin, 'content-type': 'image/png' }, body: png, expect: err(404, 'NOT_FOUND') });
+  add({ name: 'identity-traversal-raw-path', group: 'identity', method: 'POST', path: '/v1/gallery/../../etc/passwd', headers: { ...admin, 'content-type': 'image/png' }, body: png, expect: err(400, 'INVALID_IDENTITY') });
+  // Raw dot segments inside the identity are refused, never resolved (x/../y would enrol y).
+  add({ name: 'identity-dotdot-raw-inside', group: 'identity', method: 'POST', path: '/v1/gallery/x/../y', headers: { ...admin, 'content-type': 'image/png' }, body: png, expect: err(400, 'INVALID_IDENTITY') });
+  add({ name: 'identity-dot-raw-inside', group: 'identity', method: 'POST', path: '/v1/gallery/a/./b', headers: { ...admin, 'content-type': 'image/png' }, body: png, expect: err(400, 'INVALID_IDENTITY') });
+  add({ name: 'identity-dotdot-percent-segment', group: 'identity', method: 'POST', path: '/v1/gallery/x/%2e%2e/y', headers: { ...admin, 'content-type': 'image/png' }, body: png, expect: err(400, 'INVALID_IDENTITY') });
   add({ name: 'delete-unknown-non-ascii', group: 'identity', method: 'DELETE', path: `/v1/gallery/${encodeURIComponent('ñobody-✓')}`, headers: admin, expect: err(404, 'UNKNOWN_IDENTITY') });
   add({ name: 'delete-nul', group: 'identity', method: 'DELETE', path: '/v1/gallery/%00', headers: admin, expect: err(400, 'INVALID_IDENTITY') });
   add({ name: 'thumbnail-traversal', group: 'identity', method: 'GET', path: '/v1/gallery/images/..%2F..%2Fetc%2Fpasswd/thumbnail', headers: read, expect: err(404, 'IMAGE_NOT_FOUND') });
