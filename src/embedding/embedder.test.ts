@@ -146,3 +146,15 @@ describe('openEmbedder', () => {
     }
   });
 });
+
+describe('createEmbedder decode limit', () => {
+  it('leaves out images over limitInputPixels in embedAll, with the limit in the reason', async () => {
+    const small = await syntheticPng(1, 2);
+    const big = await syntheticPng(2, 40); // 1,600 pixels
+    const embedder = createEmbedder(recipe, fakeRunner(1), { limitInputPixels: 1000 });
+    const { failed } = await embedder.embedAll([small, big]);
+    expect(failed.map((f) => f.index)).toEqual([1]);
+    expect(failed[0].reason).toMatch(/1000 pixels/);
+    expect((await createEmbedder(recipe, fakeRunner(1)).embedAll([small, big])).failed).toEqual([]);
+  });
+});
