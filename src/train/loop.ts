@@ -169,7 +169,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     ...(options.maxInputPixels ? { limitInputPixels: options.maxInputPixels } : {}),
   });
   if (set.skipped.length > 0) {
-    const header = `warning: ${set.skipped.length} of ${set.count + set.skipped.length} images cannot be used and were left out (listed in the model card under training.skipped):`;
+    const total = set.count + set.skipped.length;
+    const header = `warning: ${set.skipped.length} of ${total} images cannot be used and ${set.skipped.length === 1 ? 'was' : 'were'} left out (listed in the model card under training.skipped):`;
     log([header, ...unusableLines(gallery, set.skipped, IMAGE_FLAGS.maxInputPixels)].join('\n'));
   }
   const dataDigest = await galleryDigest(gallery);
