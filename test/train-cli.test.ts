@@ -58,6 +58,10 @@ describe('npm run train', () => {
     const second = await runTrain(['--data', gallery, '--out', out, '--epochs', '3', '--resume', ...common]);
     expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/resuming from .* at epoch [1-9]/);
+    // The last line says in words which threshold was picked and why (3 held-out digits of 20 images: 1200 different pairs).
+    expect(second.stderr.trim().split('\n').at(-1)).toMatch(
+      /^threshold \d\.\d{4} at the requested FAR 0\.001: on held-out identities it accepts \d+\.\d+% of different pairs \(of 1200\) and \d+\.\d+% of same pairs \(of 570\)$/,
+    );
     const card = JSON.parse(await readFile(path.join(out, 'model-card.json'), 'utf8')) as { training: { epochs: number } };
     expect(card.training.epochs).toBe(3);
   }, 240_000);

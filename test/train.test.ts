@@ -4,7 +4,7 @@
  * complete and reloadable, and training leaks no tensors.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -19,6 +19,8 @@ import { splitByIdentity } from '../src/data/pairs.js';
 import { createRng } from '../src/data/rng.js';
 import { embedImageSetAsync, l2NormalizeVector } from '../src/model/embed.js';
 import { evalCommand } from '../src/cli/eval.js';
+import { GalleryError } from '../src/data/gallery.js';
+import { pngHeaderBomb } from '../scripts/hostile-corpus.js';
 
 let dir: string;
 let gallery: string;
@@ -317,5 +319,61 @@ describe('train: --center', () => {
     model.dispose();
     expect(verify.auc).toBeCloseTo(expected.scores.auc, 4);
     expect(verify.eer).toBeCloseTo(expected.scores.eer, 4);
+  }, 120_000);
+});
+
+describe('train: images that cannot be used', () => {
+  let bad: string;
+  const images = 'images are .jpg, .jpeg, .png, .webp, .gif, .tif, .tiff, .avif';
+  beforeAll(async () => {
+    // The sample gallery plus three unusable images and a file that is not an image.
+    bad = path.join(dir, 'digits-bad');
+    await cp(gallery, bad, { recursive: true });
+    await writeFile(path.join(bad, '3', 'broken.png'), 'not a png');
+    await writeFile(path.join(bad, '5', 'empty.jpg'), new Uint8Array(0));
+    await writeFile(path.join(bad, '7', 'huge.png'), pngHeaderBomb(8000, 6000));
+    await writeFile(path.join(bad, '7', 'notes.txt'), 'notes');
+  });
+
+  it('checks every image before training and names them all in one error, with their codes and the flags to use', async () => {
+    const logged: string[] = [];
+    let steps = 0;
+    const error = await train(options(path.join(dir, 'model-bad'), { data: bad, epochs: 1, stepsPerEpoch: 2 }), { log: (line) => logged.push(line), onStep: () => steps++ }).catch((e: unknown) => e);
+    expect(steps).toBe(0);
+    expect(error).toBeInstanceOf(GalleryError);
+    expect((error as GalleryError).code).toBe('UNREADABLE_IMAGE');
+    expect((error as Error).message).toBe(
+      `3 of 303 images in ${bad} cannot be used:\n` +
+        '  3/broken.png: UNSUPPORTED_IMAGE, not an image format we can decode (JPEG, PNG, WebP, GIF, TIFF, AVIF are)\n' +
+        '  5/empty.jpg: EMPTY_IMAGE, empty (0 bytes)\n' +
+        '  7/huge.png: IMAGE_TOO_LARGE, 8000x6000 pixels, more than the limit of 40000000 (raise it with --max-input-pixels 48000000)\n' +
+        'Fix or remove them, or leave them out with --skip-unreadable.',
+    );
+    expect(logged).toContain(`warning: 1 file is not an image and was left out: 7/notes.txt (${images})`);
+    // A raised limit reaches the decoder: the big image is now decoded, and found corrupt (its header promises pixels it lacks).
+    const raised = await train(options(path.join(dir, 'model-bad'), { data: bad, maxInputPixels: 48_000_000 })).catch((e: GalleryError) => e);
+    expect((raised as GalleryError).failures?.map((f) => f.code)).toEqual(['UNSUPPORTED_IMAGE', 'EMPTY_IMAGE', 'CORRUPT_IMAGE']);
+  }, 120_000);
+
+  it('with skip, trains without them, warns once with every name, and lists them in the model card', async () => {
+    const logged: string[] = [];
+    const result = await train(options(path.join(dir, 'model-skipped'), { data: bad, epochs: 1, stepsPerEpoch: 2, onUnreadable: 'skip' }), { log: (line) => logged.push(line) });
+    const card = result.card!;
+    expect(card.training.images).toBe(300);
+    expect(card.training.skipped).toEqual([
+      { file: '3/broken.png', code: 'UNSUPPORTED_IMAGE', reason: 'not an image format we can decode (JPEG, PNG, WebP, GIF, TIFF, AVIF are)' },
+      { file: '5/empty.jpg', code: 'EMPTY_IMAGE', reason: 'empty (0 bytes)' },
+      { file: '7/huge.png', code: 'IMAGE_TOO_LARGE', reason: '8000x6000 pixels, more than the limit of 40000000' },
+    ]);
+    const warning = logged.filter((line) => line.includes('cannot be used'));
+    expect(warning).toEqual([
+      'warning: 3 of 303 images cannot be used and were left out (listed in the model card under training.skipped):\n' +
+        '  3/broken.png: UNSUPPORTED_IMAGE, not an image format we can decode (JPEG, PNG, WebP, GIF, TIFF, AVIF are)\n' +
+        '  5/empty.jpg: EMPTY_IMAGE, empty (0 bytes)\n' +
+        '  7/huge.png: IMAGE_TOO_LARGE, 8000x6000 pixels, more than the limit of 40000000 (raise it with --max-input-pixels 48000000)',
+    ]);
+    // The first model of this file had nothing to skip: its card has no list, as cards had before.
+    const plain = JSON.parse(await readFile(path.join(dir, 'model-contrastive', 'model-card.json'), 'utf8')) as { training: Record<string, unknown> };
+    expect(plain.training).not.toHaveProperty('skipped');
   }, 120_000);
 });

@@ -82,6 +82,28 @@ describe('index and reindex commands', () => {
     expect(await readCurrent(join(dir, 'index-own'))).not.toBe(current);
   });
 
+  it('names the images it cannot use up to 20, with their reasons, and the files that are not images in one line', async () => {
+    const gallery = join(dir, 'gallery-many-bad');
+    await writeSyntheticGallery(gallery, 2, 2);
+    for (let i = 0; i < 22; i++) await writeFile(join(gallery, 'id000', `bad${String(i).padStart(2, '0')}.png`), 'not a png');
+    await writeFile(join(gallery, 'id001', 'notes.txt'), 'notes');
+    await writeFile(join(gallery, 'id001', 'Thumbs.db'), 'thumbs');
+    const built = await cli('index', ['--model', join(dir, 'model'), '--gallery', gallery, '--out', join(dir, 'index-many-bad'), '--workers', '0', '--backend', 'wasm', '--max-input-pixels', '50000000']);
+    expect(built.code).toBe(0);
+    expect(built.stdout).toMatch(/4 images of 2 identities.* 26 new, .*; 4 embedded, 22 unreadable and left out \(see the warnings above\)\./);
+    const lines = built.stderr.split('\n');
+    expect(lines.filter((l) => l.includes('not images'))).toEqual([
+      'warning: 2 files are not images and were left out: id001/Thumbs.db, id001/notes.txt (images are .jpg, .jpeg, .png, .webp, .gif, .tif, .tiff, .avif)',
+    ]);
+    expect(lines).toContain('warning: 22 images cannot be used and were left out (they are tried again on the next run):');
+    for (let i = 0; i < 20; i++) {
+      const line = lines.find((l) => l.startsWith(`  id000/bad${String(i).padStart(2, '0')}.png: `));
+      expect(line, `bad${i}`).toMatch(/not an image format we can decode/);
+    }
+    expect(built.stderr).not.toContain('bad20.png');
+    expect(lines).toContain('  … and 2 more');
+  });
+
   it('writes to index/<model folder name> by default, the folder the server reads for that model', async () => {
     const home = await mkdtemp(join(tmpdir(), 'index-home-'));
     await writeTinyModel(join(home, 'models', 'digits'));

@@ -18,6 +18,7 @@ import { createProgress } from '../index/progress.js';
 import { DEFAULT_KEEP, formatSummary, runIndex } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
 import { defaultIndexDir } from '../api/config/index.js';
+import { DEFAULT_LIMIT_INPUT_PIXELS, type PreprocessOptions } from '../data/preprocess.js';
 
 export const EXIT_LOCKED = 75;
 
@@ -37,6 +38,7 @@ interface Flags {
   maxDeleted: number;
   rebuild?: boolean;
   backend?: string;
+  maxInputPixels?: number;
   progress: boolean;
 }
 
@@ -70,6 +72,7 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
     .option('--keep <n>', 'snapshots to keep (the current one always stays)', parsePositiveInteger, DEFAULT_KEEP)
     .option('--max-deleted <fraction>', 'rebuild the graph when deleted points would pass this fraction', parseUnitInterval, DEFAULT_MAX_DELETED_FRACTION)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'node', 'wasm', 'cpu']))
+    .option('--max-input-pixels <n>', `largest image accepted, in decoded pixels (width x height; default ${DEFAULT_LIMIT_INPUT_PIXELS}): a guard against decompression bombs`, parsePositiveInteger)
     .option('--force', "replace the index of another model in --out (without it the run refuses and changes nothing)")
     .option('--no-progress', 'no progress bars (they only show on a terminal anyway)');
   if (mode === 'reindex') program.option('--rebuild', 'build a new graph even if an incremental update would do (vectors are reused)');
@@ -83,10 +86,13 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
   const progress = createProgress(flags.progress && Boolean(process.stderr.isTTY));
   let embedder: Embedder | undefined;
   try {
+    // The embedder decodes the gallery's images with this limit.
+    const decode: PreprocessOptions = flags.maxInputPixels ? { limitInputPixels: flags.maxInputPixels } : {};
     embedder = await openEmbedder(resolve(flags.model), {
       workers: flags.workers,
       batchSize: flags.batchSize,
       backend: parseBackendPreference(flags.backend),
+      ...decode,
     });
     const summary = await runIndex({
       indexDir: resolve(flags.out ?? defaultIndexDir(flags.model)),

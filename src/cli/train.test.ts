@@ -54,6 +54,12 @@ describe('npm run train flags', () => {
     expect(() => parse(['--crop', '0.5,0,0.6,1'])).toThrow(/inside the image/);
   });
 
+  it('--max-input-pixels raises the decoded-pixel limit; absent, the default applies', () => {
+    expect(parse(['--max-input-pixels', '100000000']).maxInputPixels).toBe(100_000_000);
+    expect(parse([])).not.toHaveProperty('maxInputPixels');
+    expect(() => parse(['--max-input-pixels', '0'])).toThrow(/at least 1/);
+  });
+
   it('rejects values out of range', () => {
     expect(() => parse(['--input-size', '4'])).toThrow(/out of range/);
     expect(() => parse(['--val-fraction', '1'])).toThrow(/\[0, 1\)/);

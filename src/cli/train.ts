@@ -8,6 +8,8 @@ import { parseBackendPreference } from '../model/backend.js';
 import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges } from '../data/augment.js';
 import { COSFACE_DEFAULTS, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
+import { describeDefaultThreshold } from '../train/calibrate.js';
+import { DEFAULT_LIMIT_INPUT_PIXELS } from '../data/preprocess.js';
 import { parseCrop, parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, progressBar, say } from './common.js';
 
 const d = DEFAULT_TRAIN_OPTIONS;
@@ -56,7 +58,8 @@ export function trainCommand(): Command {
     .addOption(new Option('--keep-weights <which>', 'weights saved as the model: best (epoch with the best validation MAP@R) or last (final epoch)').choices(['best', 'last']).default(d.keepWeights))
     .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
-    .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
+    .option('--skip-unreadable', 'leave out images that cannot be used (corrupt, unsupported, empty, over the pixel limit, unreadable) with a warning, and list them in the model card, instead of failing', false)
+    .option('--max-input-pixels <n>', `largest image accepted, in decoded pixels (width x height; default ${DEFAULT_LIMIT_INPUT_PIXELS}): a guard against decompression bombs`, parsePositiveInteger)
     .option('--resume', 'continue from <out>/checkpoint', false);
 }
 
@@ -112,6 +115,8 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     targetFars: f.targetFar as number[],
     maxValImages: f.maxValImages as number,
     onUnreadable: f.skipUnreadable ? 'skip' : 'fail',
+    // Written only when given, so checkpoints of runs without it keep their options.
+    ...(f.maxInputPixels ? { maxInputPixels: f.maxInputPixels as number } : {}),
     resume: !!f.resume,
   };
 }
@@ -166,8 +171,10 @@ async function main(argv: string[]): Promise<number> {
   const card = result.card!;
   say(
     `model ${card.modelId} written to ${options.out} (${result.outcome}, ${card.training.wallSeconds.toFixed(0)} s on ${result.backend}); ` +
-      `threshold ${card.thresholds.default.toFixed(4)} (${card.thresholds.defaultSource}); validation AUC ${card.validation.auc.toFixed(4)}, EER ${((card.validation.eer as number) * 100).toFixed(2)}%`,
+      `validation AUC ${card.validation.auc.toFixed(4)}, EER ${((card.validation.eer as number) * 100).toFixed(2)}%`,
   );
+  // Last: the threshold the API will serve with, and why that one.
+  say(describeDefaultThreshold(result.calibration!));
   return 0;
 }
 

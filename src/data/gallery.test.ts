@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../model/config.js';
+import { pngHeaderBomb } from '../../scripts/hostile-corpus.js';
 import { GalleryError, galleryDigest, loadImages, readGallery } from './gallery.js';
 
 const PRE: PreprocessConfig = { ...DEFAULT_PREPROCESS, width: 4, height: 4 };
@@ -75,7 +76,34 @@ describe('readGallery', () => {
     const { warnings } = await readGallery(root);
     expect(warnings).toContain('identity Latin/character01 has 1 image: usable as a gallery entry, not for positive pairs');
     expect(warnings.some((w) => w.includes('directly in') && w.includes(root))).toBe(true);
-    expect(warnings).toHaveLength(2);
+    expect(warnings).toContain('1 file is not an image and was left out: a/notes.txt (images are .jpg, .jpeg, .png, .webp, .gif, .tif, .tiff, .avif)');
+    expect(warnings).toHaveLength(3);
+  });
+
+  it('names the files that are not images in one line, hidden files aside', async () => {
+    const dir = join(tmp, 'with-non-images');
+    await put(join(dir, 'p/1.png'), await solid(10));
+    await put(join(dir, 'q/1.png'), await solid(20));
+    await put(join(dir, 'p/notes.txt'), 'notes');
+    await put(join(dir, 'q/a.csv'), 'a,b');
+    await put(join(dir, 'q/Thumbs.db'), 'thumbs');
+    await put(join(dir, 'q/.DS_Store'), 'hidden: not counted');
+    const gallery = await readGallery(dir);
+    expect(gallery.nonImages).toEqual(['p/notes.txt', 'q/Thumbs.db', 'q/a.csv']);
+    const lines = gallery.warnings.filter((w) => w.includes('not images'));
+    expect(lines).toEqual(['3 files are not images and were left out: p/notes.txt, q/Thumbs.db, q/a.csv (images are .jpg, .jpeg, .png, .webp, .gif, .tif, .tiff, .avif)']);
+  });
+
+  it('caps the names of non-image files at 20', async () => {
+    const dir = join(tmp, 'many-non-images');
+    await put(join(dir, 'p/1.png'), await solid(10));
+    await put(join(dir, 'q/1.png'), await solid(20));
+    for (let i = 0; i < 23; i++) await put(join(dir, `p/n${String(i).padStart(2, '0')}.txt`), 'x');
+    const gallery = await readGallery(dir);
+    expect(gallery.nonImages).toHaveLength(23);
+    const line = gallery.warnings.find((w) => w.includes('not images')) ?? '';
+    expect(line).toMatch(/^23 files are not images and were left out: p\/n00\.txt, .*, p\/n19\.txt and 3 more \(images are/);
+    expect(line).not.toContain('n20.txt');
   });
 
   it('honours a custom extension list', async () => {
@@ -180,25 +208,90 @@ describe('loadImages', () => {
       const gallery = await readGallery(dir);
       const error = await loadImages(gallery, PRE).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GalleryError);
-      expect(error).toMatchObject({ code: 'UNREADABLE_IMAGE', path: join(dir, 'p/2.png') });
-      expect((error as Error).message).toContain(join(dir, 'p/2.png'));
+      expect(error).toMatchObject({ code: 'UNREADABLE_IMAGE', path: dir, failures: [{ file: join(dir, 'p/2.png'), code: 'CORRUPT_IMAGE' }] });
+      expect((error as Error).message).toContain('p/2.png: CORRUPT_IMAGE, corrupt or truncated');
     });
 
     it('skips and records it with onUnreadable "skip"', async () => {
       const gallery = await readGallery(dir);
-      const warnings: string[] = [];
-      const set = await loadImages(gallery, PRE, { onUnreadable: 'skip', onWarning: (w) => warnings.push(w) });
+      const set = await loadImages(gallery, PRE, { onUnreadable: 'skip' });
       expect(set.count).toBe(3);
       expect(set.data).toHaveLength(3 * 16);
       expect(set.files).toEqual([join(dir, 'p/1.png'), join(dir, 'q/1.png'), join(dir, 'q/2.png')]);
       expect(Array.from(set.labels)).toEqual([0, 1, 1]);
       expect(set.skipped).toHaveLength(1);
       expect(set.skipped[0].file).toBe(join(dir, 'p/2.png'));
+      expect(set.skipped[0].code).toBe('CORRUPT_IMAGE');
       expect(set.skipped[0].reason).toMatch(/corrupt|truncated/i);
-      expect(warnings).toHaveLength(1);
       // The data after the gap belongs to the right images.
       expect(set.data[16] * 255).toBeCloseTo(30, -0.5);
       expect(set.data[32] * 255).toBeCloseTo(40, -0.5);
+    });
+  });
+
+  describe('with many kinds of bad files', () => {
+    let dir: string;
+    let gallery: Awaited<ReturnType<typeof readGallery>>;
+    beforeAll(async () => {
+      dir = join(tmp, 'bad-files');
+      await put(join(dir, 'p/1.png'), await solid(10));
+      await put(join(dir, 'p/2.png'), await solid(20));
+      await put(join(dir, 'p/corrupt.png'), (await solid(20)).subarray(0, 20));
+      await put(join(dir, 'p/text.jpg'), 'this is text, not a JPEG');
+      await put(join(dir, 'q/1.png'), await solid(30));
+      await put(join(dir, 'q/bomb.png'), pngHeaderBomb(100_000, 100_000));
+      await put(join(dir, 'q/empty.jpg'), new Uint8Array(0));
+      await put(join(dir, 'q/gone.png'), await solid(40));
+      gallery = await readGallery(dir);
+      // Listed, then removed before it is read: the read fails with ENOENT.
+      await unlink(join(dir, 'q/gone.png'));
+    });
+
+    it('decodes every image, then fails once listing every bad file with its code', async () => {
+      let decoded = 0;
+      const error = await loadImages(gallery, PRE, { onProgress: (done) => (decoded = done) }).catch((e: unknown) => e);
+      expect(decoded).toBe(8);
+      expect(error).toBeInstanceOf(GalleryError);
+      const failures = (error as GalleryError).failures ?? [];
+      expect(failures.map((f) => [f.file.slice(dir.length + 1), f.code])).toEqual([
+        ['p/corrupt.png', 'CORRUPT_IMAGE'],
+        ['p/text.jpg', 'UNSUPPORTED_IMAGE'],
+        ['q/bomb.png', 'IMAGE_TOO_LARGE'],
+        ['q/empty.jpg', 'EMPTY_IMAGE'],
+        ['q/gone.png', 'UNREADABLE_FILE'],
+      ]);
+      expect(failures[2]).toMatchObject({ width: 100_000, height: 100_000 });
+      const message = (error as Error).message;
+      expect(message).toMatch(/^5 of 8 images in .*bad-files cannot be used:\n/);
+      for (const name of ['p/corrupt.png: CORRUPT_IMAGE', 'p/text.jpg: UNSUPPORTED_IMAGE', 'q/empty.jpg: EMPTY_IMAGE', 'q/gone.png: UNREADABLE_FILE, cannot be read (ENOENT']) {
+        expect(message).toContain(name);
+      }
+      expect(message).toContain('q/bomb.png: IMAGE_TOO_LARGE, 100000x100000 pixels, more than the limit of 40000000');
+    });
+
+    it('names the flags the caller gives: the one that raises the pixel limit and the one that skips', async () => {
+      const flags = { maxInputPixels: '--max-input-pixels', skipUnreadable: '--skip-unreadable' };
+      const message = await loadImages(gallery, PRE, { flags }).catch((e: Error) => e.message);
+      expect(message).toContain('q/bomb.png: IMAGE_TOO_LARGE, 100000x100000 pixels, more than the limit of 40000000 (raise it with --max-input-pixels 10000000000)');
+      expect(message).toMatch(/Fix or remove them, or leave them out with --skip-unreadable\.$/);
+    });
+
+    it('with onUnreadable "skip", leaves every bad file out and records each with its code', async () => {
+      const set = await loadImages(gallery, PRE, { onUnreadable: 'skip' });
+      expect(set.count).toBe(3);
+      expect(set.skipped.map((s) => s.code)).toEqual(['CORRUPT_IMAGE', 'UNSUPPORTED_IMAGE', 'IMAGE_TOO_LARGE', 'EMPTY_IMAGE', 'UNREADABLE_FILE']);
+    });
+
+    it('lists at most 20 bad files, then says how many more', async () => {
+      const many = join(tmp, 'many-bad');
+      await put(join(many, 'p/1.png'), await solid(10));
+      await put(join(many, 'q/1.png'), await solid(10));
+      for (let i = 0; i < 25; i++) await put(join(many, `q/bad${String(i).padStart(2, '0')}.png`), 'not a png');
+      const error = (await loadImages(await readGallery(many), PRE).catch((e: unknown) => e)) as GalleryError;
+      expect(error.failures).toHaveLength(25);
+      expect(error.message).toContain('q/bad19.png: UNSUPPORTED_IMAGE');
+      expect(error.message).not.toContain('q/bad20.png');
+      expect(error.message).toContain('… and 5 more');
     });
   });
 });

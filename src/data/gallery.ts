@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { PreprocessConfig } from '../model/config.js';
+import { failureLines, imageFailure, nameList, type ImageFailure } from './image-failures.js';
 import { checkPreprocessConfig, decodeToRaw, toModelInput, type PreprocessOptions } from './preprocess.js';
 
 /** File extensions treated as images by default (compared case-insensitively). */
@@ -27,7 +28,9 @@ export interface Gallery {
   root: string;
   /** Identities in byte order of their names. */
   identities: GalleryIdentity[];
-  /** Things worth telling the user that did not stop the listing. */
+  /** Files that are not images by their extension (hidden ones aside), relative to the root, `/`-separated, in byte order. */
+  nonImages: string[];
+  /** Things worth telling the user that did not stop the listing (the non-images among them, in one line). */
   warnings: string[];
 }
 
@@ -44,8 +47,8 @@ export interface ImageSet {
   identities: string[];
   /** Absolute path of each image, aligned with `labels`. */
   files: string[];
-  /** Images left out with `onUnreadable: 'skip'`, and why. */
-  skipped: { file: string; reason: string }[];
+  /** Images left out with `onUnreadable: 'skip'` (absolute paths), with their codes and reasons, in gallery order. */
+  skipped: ImageFailure[];
 }
 
 export type GalleryErrorCode = 'GALLERY_NOT_FOUND' | 'NOT_A_DIRECTORY' | 'TOO_FEW_IDENTITIES' | 'UNREADABLE_IMAGE' | 'NO_IMAGES';
@@ -53,13 +56,16 @@ export type GalleryErrorCode = 'GALLERY_NOT_FOUND' | 'NOT_A_DIRECTORY' | 'TOO_FE
 /** A gallery problem with a stable `code` and the path it concerns. */
 export class GalleryError extends Error {
   override readonly name = 'GalleryError';
+  /** UNREADABLE_IMAGE: every image that cannot be used (absolute paths), in gallery order. */
+  readonly failures?: ImageFailure[];
   constructor(
     readonly code: GalleryErrorCode,
     message: string,
     readonly path: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failures?: ImageFailure[] },
   ) {
     super(message, options);
+    if (options?.failures) this.failures = options.failures;
   }
 }
 
@@ -77,14 +83,16 @@ export function compareBytes(a: string, b: string): number {
 
 const isHidden = (name: string): boolean => name.startsWith('.');
 
-/** Recursively collects `folder → image files` (absolute paths), skipping hidden entries. */
-async function walk(
-  dir: string,
-  isImage: (name: string) => boolean,
-  visited: Set<string>,
-  found: Map<string, string[]>,
-  warnings: string[],
-): Promise<void> {
+/** What a walk collects: `folder → image files` and the other files (absolute paths), and warnings. */
+interface Walk {
+  found: Map<string, string[]>;
+  nonImages: string[];
+  warnings: string[];
+}
+
+/** Recursively collects image and other files, skipping hidden entries. */
+async function walk(dir: string, isImage: (name: string) => boolean, visited: Set<string>, into: Walk): Promise<void> {
+  const { found, warnings } = into;
   // Symlinked folders are followed once; a link back up the tree would otherwise loop forever.
   const real = await realpath(dir);
   if (visited.has(real)) return;
@@ -115,9 +123,22 @@ async function walk(
     }
     if (isDir) subdirs.push(path);
     else if (isFile && isImage(entry.name)) images.push(path);
+    else if (isFile) into.nonImages.push(path);
   }
   if (images.length > 0) found.set(dir, images);
-  for (const sub of subdirs) await walk(sub, isImage, visited, found, warnings);
+  for (const sub of subdirs) await walk(sub, isImage, visited, into);
+}
+
+/** Root-relative, `/`-separated: how the gallery names its files to the user. */
+function relativeName(root: string, file: string): string {
+  return relative(root, file).split(sep).join('/');
+}
+
+/** One line naming the files that are not images, so a misnamed image does not vanish unnoticed. */
+function nonImagesWarning(names: readonly string[], extensions: ReadonlySet<string>): string {
+  const images = `images are .${[...extensions].join(', .')}`;
+  const what = names.length === 1 ? '1 file is not an image and was' : `${names.length} files are not images and were`;
+  return `${what} left out: ${nameList(names)} (${images})`;
 }
 
 /**
@@ -149,9 +170,11 @@ export async function readGallery(root: string, options: ReadGalleryOptions = {}
     throw new GalleryError('NOT_A_DIRECTORY', `gallery path is not a folder: ${absRoot}`, absRoot);
   }
 
-  const warnings: string[] = [];
-  const found = new Map<string, string[]>();
-  await walk(absRoot, isImage, new Set(), found, warnings);
+  const listing: Walk = { found: new Map(), nonImages: [], warnings: [] };
+  await walk(absRoot, isImage, new Set(), listing);
+  const { found, warnings } = listing;
+  const nonImages = listing.nonImages.map((file) => relativeName(absRoot, file)).sort(compareBytes);
+  if (nonImages.length > 0) warnings.push(nonImagesWarning(nonImages, extensions));
 
   const rootImages = found.get(absRoot);
   if (rootImages) {
@@ -162,7 +185,7 @@ export async function readGallery(root: string, options: ReadGalleryOptions = {}
   }
 
   const identities: GalleryIdentity[] = [...found].map(([dir, files]) => ({
-    name: relative(absRoot, dir).split(sep).join('/'),
+    name: relativeName(absRoot, dir),
     files: files.sort(compareBytes),
   }));
   identities.sort((a, b) => compareBytes(a.name, b.name));
@@ -186,7 +209,7 @@ export async function readGallery(root: string, options: ReadGalleryOptions = {}
       warnings.push(`identity ${identity.name} has 1 image: usable as a gallery entry, not for positive pairs`);
     }
   }
-  return { root: absRoot, identities, warnings };
+  return { root: absRoot, identities, nonImages, warnings };
 }
 
 /** Runs `task(i)` for i in [0, count) with at most `concurrency` in flight; stops taking work after a failure. */
@@ -208,16 +231,19 @@ async function forEachBounded(count: number, concurrency: number, task: (i: numb
 }
 
 export interface LoadImagesOptions extends PreprocessOptions {
-  /** `fail` (default): the first unreadable image throws UNREADABLE_IMAGE. `skip`: leave it out and record it. */
+  /**
+   * What to do with images that cannot be used (every image is decoded either way). `fail` (default):
+   * throw one UNREADABLE_IMAGE listing them all. `skip`: leave them out and record them in `skipped`.
+   */
   onUnreadable?: 'skip' | 'fail';
   /** Images decoded at once. Default 4 (sharp decodes on its own thread pool; more rarely helps). */
   concurrency?: number;
   /** Called after each image with how many are done out of how many. */
   onProgress?: (done: number, total: number) => void;
-  /** Called once per skipped image with a readable message. */
-  onWarning?: (message: string) => void;
   /** Back `data` with a SharedArrayBuffer, so worker threads can read it without a copy. Default false. */
   sharedMemory?: boolean;
+  /** The caller's command-line flags, named in the UNREADABLE_IMAGE message (e.g. `--skip-unreadable`, `--max-input-pixels`). */
+  flags?: { skipUnreadable?: string; maxInputPixels?: string };
 }
 
 function allocateFloats(length: number, shared: boolean): Float32Array {
@@ -253,26 +279,30 @@ export async function loadImages(gallery: Gallery, pre: PreprocessConfig, option
   const size = pre.height * pre.width * pre.channels;
   const shared = options.sharedMemory ?? false;
   const data = allocateFloats(total * size, shared);
-  const failures = new Map<number, string>();
+  const failures = new Map<number, ImageFailure>();
   let done = 0;
 
+  // Decoding is the check: every image is decoded once, and every failure collected before deciding.
   await forEachBounded(total, concurrency, async (i) => {
     try {
       const raw = await decodeToRaw(files[i], pre, options);
       toModelInput(raw, pre, data.subarray(i * size, (i + 1) * size));
     } catch (error) {
-      const reason = (error as Error).message;
-      if (onUnreadable === 'fail') {
-        throw new GalleryError('UNREADABLE_IMAGE', `cannot read image ${files[i]}: ${reason}`, files[i], { cause: error });
-      }
-      failures.set(i, reason);
-      options.onWarning?.(`skipped unreadable image ${files[i]}: ${reason}`);
+      const failure = imageFailure(files[i], error);
+      if (!failure) throw error;
+      failures.set(i, failure);
     }
     done++;
     options.onProgress?.(done, total);
   });
 
-  const skipped = [...failures.keys()].sort((a, b) => a - b).map((i) => ({ file: files[i], reason: failures.get(i) ?? '' }));
+  const skipped = [...failures.keys()].sort((a, b) => a - b).map((i) => failures.get(i) as ImageFailure);
+  if (skipped.length > 0 && onUnreadable === 'fail') {
+    const flags = options.flags ?? {};
+    const fix = `Fix or remove them${flags.skipUnreadable ? `, or leave them out with ${flags.skipUnreadable}` : ''}.`;
+    const message = [`${describeUnusable(skipped.length, total, gallery.root)}:`, ...unusableLines(gallery, skipped, flags.maxInputPixels), fix].join('\n');
+    throw new GalleryError('UNREADABLE_IMAGE', message, gallery.root, { failures: skipped });
+  }
   const kept = files.map((_, i) => i).filter((i) => !failures.has(i));
   if (kept.length === 0) {
     throw new GalleryError('NO_IMAGES', `none of the ${total} images in ${gallery.root} could be decoded`, gallery.root);
@@ -294,6 +324,31 @@ export async function loadImages(gallery: Gallery, pre: PreprocessConfig, option
   };
 }
 
+/** "3 of 303 images in /data/faces cannot be used". */
+function describeUnusable(failed: number, total: number, root: string): string {
+  return `${failed} of ${total} images in ${root} cannot be used`;
+}
+
+/**
+ * The lines of `failureLines` for images of a gallery, named relative to its root.
+ *
+ * @example
+ * unusableLines(gallery, set.skipped, '--max-input-pixels'); // ['  3/broken.png: UNSUPPORTED_IMAGE, not an image format …']
+ */
+export function unusableLines(gallery: Pick<Gallery, 'root'>, failures: readonly ImageFailure[], limitFlag?: string): string[] {
+  return failureLines(failures.map((f) => ({ ...f, file: relativeName(gallery.root, f.file) })), { limitFlag });
+}
+
+/**
+ * The images `loadImages` left out, for a model card: root-relative paths, codes and reasons.
+ *
+ * @example
+ * skippedForCard(gallery, set.skipped); // [{ file: '3/broken.png', code: 'UNSUPPORTED_IMAGE', reason: 'not an image format …' }]
+ */
+export function skippedForCard(gallery: Pick<Gallery, 'root'>, failures: readonly ImageFailure[]): { file: string; code: string; reason: string }[] {
+  return failures.map((f) => ({ file: relativeName(gallery.root, f.file), code: f.code, reason: f.reason }));
+}
+
 /**
  * A sha256 (hex) of the gallery listing: each file's root-relative path and byte size, in gallery order.
  * Recorded in the model card so a model can be traced to the exact data it saw (cheap: no file is read).
@@ -309,7 +364,7 @@ export async function galleryDigest(gallery: Gallery): Promise<string> {
   });
   const hash = createHash('sha256');
   files.forEach((file, i) => {
-    hash.update(`${relative(gallery.root, file).split(sep).join('/')}\t${sizes[i]}\n`);
+    hash.update(`${relativeName(gallery.root, file)}\t${sizes[i]}\n`);
   });
   return hash.digest('hex');
 }

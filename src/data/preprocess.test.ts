@@ -178,6 +178,9 @@ describe('preprocessImage', () => {
       expect(error).toBeInstanceOf(ImageDecodeError);
       expect((error as ImageDecodeError).code).toBe('IMAGE_TOO_LARGE');
       expect((error as Error).message).toContain(file);
+      // The real size, read from the header, so the user knows what limit would let it in.
+      expect((error as Error).message).toBe(`${file} is 100x100 pixels, more than the limit of 9999`);
+      expect(error).toMatchObject({ width: 100, height: 100, limit: 9_999, reason: '100x100 pixels, more than the limit of 9999' });
       // At the limit it decodes.
       await expect(preprocessImage(file, DEFAULT_PREPROCESS, { limitInputPixels: 10_000 })).resolves.toHaveLength(784);
     });

@@ -35,12 +35,22 @@ export type ImageDecodeErrorCode = 'UNSUPPORTED_IMAGE' | 'CORRUPT_IMAGE' | 'IMAG
 /** An image that could not be decoded; `code` is stable (API responses and gallery reports rely on it). */
 export class ImageDecodeError extends Error {
   override readonly name = 'ImageDecodeError';
+  /** What is wrong, without naming the input ("empty (0 bytes)"): for lists that name each file themselves. */
+  readonly reason: string;
+  /** IMAGE_TOO_LARGE: the size the header declares, and the limit it passed. */
+  readonly width?: number;
+  readonly height?: number;
+  readonly limit?: number;
   constructor(
     readonly code: ImageDecodeErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string; width?: number; height?: number; limit?: number },
   ) {
     super(message, options);
+    this.reason = options?.reason ?? message;
+    if (options?.width !== undefined) this.width = options.width;
+    if (options?.height !== undefined) this.height = options.height;
+    if (options?.limit !== undefined) this.limit = options.limit;
   }
 }
 
@@ -54,24 +64,45 @@ function describeInput(input: Uint8Array | string): string {
   return typeof input === 'string' ? input : `an image of ${input.byteLength} bytes`;
 }
 
-/** Maps sharp's plain `Error` messages (it sets no codes) onto our stable codes. */
-function classifySharpError(error: unknown, input: Uint8Array | string, limit: number): ImageDecodeError {
-  const message = error instanceof Error ? error.message : String(error);
-  const what = describeInput(input);
+/** "<input> is <reason>": the message names the input, `reason` does not. */
+function decodeError(
+  code: ImageDecodeErrorCode,
+  input: Uint8Array | string,
+  reason: string,
+  options: { cause?: unknown; width?: number; height?: number; limit?: number } = {},
+): ImageDecodeError {
+  return new ImageDecodeError(code, `${describeInput(input)} is ${reason}`, { ...options, reason });
+}
+
+/** Width and height as the header declares them (no pixels decoded), or undefined when sharp cannot read it. */
+async function declaredSize(bytes: Uint8Array): Promise<{ width: number; height: number } | undefined> {
+  try {
+    const { width, height } = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
+    return width && height ? { width, height } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Maps sharp's plain `Error` messages (it sets no codes) onto our stable codes. A pixel bomb's real
+ * size is read from its header, so the user learns what limit would let it in.
+ */
+async function classifySharpError(error: unknown, bytes: Uint8Array, input: Uint8Array | string, limit: number): Promise<ImageDecodeError> {
+  // libvips messages can span lines: keep them on one.
+  const message = (error instanceof Error ? error.message : String(error)).trim().replace(/\s*\n\s*/g, '; ');
   if (/unsupported image format/i.test(message)) {
-    return new ImageDecodeError(
-      'UNSUPPORTED_IMAGE',
-      `${what} is not an image format we can decode (JPEG, PNG, WebP, GIF, TIFF, AVIF are)`,
-      { cause: error },
-    );
+    return decodeError('UNSUPPORTED_IMAGE', input, 'not an image format we can decode (JPEG, PNG, WebP, GIF, TIFF, AVIF are)', { cause: error });
   }
   if (/exceeds pixel limit/i.test(message)) {
-    return new ImageDecodeError('IMAGE_TOO_LARGE', `${what} has more than ${limit} pixels`, { cause: error });
+    const size = await declaredSize(bytes);
+    const reason = size ? `${size.width}x${size.height} pixels, more than the limit of ${limit}` : `more than ${limit} pixels`;
+    return decodeError('IMAGE_TOO_LARGE', input, reason, { cause: error, limit, ...size });
   }
   if (/is empty/i.test(message)) {
-    return new ImageDecodeError('EMPTY_IMAGE', `${what} is empty`, { cause: error });
+    return decodeError('EMPTY_IMAGE', input, 'empty', { cause: error });
   }
-  return new ImageDecodeError('CORRUPT_IMAGE', `${what} is corrupt or truncated: ${message}`, { cause: error });
+  return decodeError('CORRUPT_IMAGE', input, `corrupt or truncated (${message})`, { cause: error });
 }
 
 /** Throws a RangeError naming the bad field of a preprocess config. */
@@ -119,9 +150,7 @@ export async function decodeToRaw(
   checkPreprocessConfig(pre);
   // Read files ourselves: file-system errors (ENOENT, EACCES) then keep their own codes and path.
   const bytes = typeof input === 'string' ? await readFile(input) : input;
-  if (bytes.byteLength === 0) {
-    throw new ImageDecodeError('EMPTY_IMAGE', `${describeInput(input)} is empty (0 bytes)`);
-  }
+  if (bytes.byteLength === 0) throw decodeError('EMPTY_IMAGE', input, 'empty (0 bytes)');
   return decodePngAtInputSize(bytes, pre) ?? decodeWithSharp(bytes, pre, options, input);
 }
 
@@ -166,7 +195,7 @@ export async function decodeWithSharp(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw classifySharpError(error, source, limit);
+    throw await classifySharpError(error, bytes, source, limit);
   }
   const { data, info } = result;
   if (info.width !== pre.width || info.height !== pre.height || info.channels !== pre.channels) {

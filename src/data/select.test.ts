@@ -3,7 +3,7 @@ import { gatherImages, imagesOfIdentities, selectIdentities } from './select.js'
 import type { Gallery } from './gallery.js';
 
 describe('selectIdentities', () => {
-  const gallery: Gallery = { root: '/g', identities: ['s1', 's2', 's10', 's31'].map((name) => ({ name, files: [] })), warnings: [] };
+  const gallery: Gallery = { root: '/g', identities: ['s1', 's2', 's10', 's31'].map((name) => ({ name, files: [] })), nonImages: [], warnings: [] };
   const names = (g: Gallery) => g.identities.map((i) => i.name);
 
   it('keeps the included names, then drops the excluded ones', () => {

@@ -20,6 +20,7 @@ import { DEFAULT_MAX_DELETED_FRACTION, planIndex, type Plan } from './plan.js';
 import { allocateVersion, LOCK_FILE, pruneSnapshots, readCurrent, switchCurrent, writeSnapshot } from './snapshot.js';
 import type { GalleryStore } from './store.js';
 import { vectorsToBytes } from './vectors.js';
+import { failureLines, type ImageFailure } from '../data/image-failures.js';
 
 export type IndexPhase = 'hash' | 'embed' | 'graph' | 'write';
 
@@ -177,9 +178,18 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       plan.toEmbed.map((e) => e.path),
       { onProgress: (done, total) => progress('embed', done, total) },
     );
+    let leftOut = 0;
     if (embedded.failed.length) {
-      for (const f of embedded.failed.slice(0, 10)) warn(`left out ${plan.toEmbed[f.index].path}: ${f.reason}`);
-      if (embedded.failed.length > 10) warn(`… and ${embedded.failed.length - 10} more unreadable images`);
+      // Every file left out is named, also those sharing the bytes of a failed one (embedded once), worded as training words
+      // them; the codes and sizes show when the embedder reports them.
+      const failed = new Map<number, Pick<ImageFailure, 'reason' | 'width' | 'height'> & { code?: ImageFailure['code'] }>(embedded.failed.map((f) => [f.index, f]));
+      const named = plan.entries.flatMap((p) => {
+        const failure = p.vector.from === 'embed' ? failed.get(p.vector.index) : undefined;
+        return failure ? [{ ...failure, file: p.entry.source }] : [];
+      });
+      leftOut = named.length;
+      const header = `${leftOut} image${leftOut === 1 ? '' : 's'} cannot be used and ${leftOut === 1 ? 'was' : 'were'} left out (they are tried again on the next run):`;
+      warn([header, ...failureLines(named, { limitFlag: '--max-input-pixels' })].join('\n'));
       plan = dropFailed(plan, new Set(embedded.failed.map((f) => f.index)));
     }
     const t2 = performance.now();
@@ -235,7 +245,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       mode: plan.mode,
       reason: plan.reason,
       ...plan.counts,
-      failed: embedded.failed.length,
+      failed: leftOut,
       images: manifest.counts.images,
       identities: manifest.counts.identities,
       deleted: manifest.counts.deleted,

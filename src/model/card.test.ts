@@ -121,6 +121,17 @@ describe('parseModelCard', () => {
     expect(shipped.modelId).toBe('omniglot-e0eb56d50a54');
   });
 
+  it('reads the images training left out (training.skipped); cards without the list still parse', () => {
+    const skipped = [
+      { file: 's1/3.png', code: 'CORRUPT_IMAGE', reason: 'corrupt or truncated (VipsPng: IDAT stream error)' },
+      { file: 's2/big.jpg', code: 'IMAGE_TOO_LARGE', reason: '20000x15000 pixels, more than the limit of 40000000' },
+    ];
+    expect(parseModelCard(cardWith((c) => (c.training.skipped = skipped))).training.skipped).toEqual(skipped);
+    expect(parseModelCard(validCard()).training.skipped).toBeUndefined();
+    expect(errorOf(cardWith((c) => (c.training.skipped = [{ code: 'CORRUPT_IMAGE', reason: 'x' }]))).message).toContain('training.skipped.0.file');
+    expect(errorOf(cardWith((c) => (c.training.skipped = 's1/3.png'))).message).toContain('training.skipped');
+  });
+
   it('reports text that is not JSON, and a non-object', () => {
     expect(errorOf('{"format": ').message).toMatch(/not JSON/);
     expect(errorOf(null).message).toMatch(/^Invalid model card/);

@@ -70,6 +70,11 @@ export interface ModelCard {
     /** Digest of the training data listing (see src/data/gallery.ts). */
     dataDigest: string;
     dataRoot?: string;
+    /**
+     * Images left out because they could not be used (`--skip-unreadable`): path relative to the
+     * gallery, stable code (CORRUPT_IMAGE, IMAGE_TOO_LARGE, ...) and reason. Absent when none was.
+     */
+    skipped?: Array<{ file: string; code: string; reason: string }>;
     /** Run details beyond these (workers, augmentation settings, outcome...) are kept. */
     [extra: string]: unknown;
   };
@@ -165,6 +170,7 @@ export const modelCardSchema = z
         images: count,
         dataDigest: z.string().min(1),
         dataRoot: z.string().optional(),
+        skipped: z.array(z.object({ file: z.string().min(1), code: z.string().min(1), reason: z.string() }).loose()).optional(),
       })
       .loose(),
     weights: z.object({ file: z.literal(WEIGHTS_FILE), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256') }).loose(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.js';
-import { calibrate, kFoldThreshold, quantile } from './calibrate.js';
+import { calibrate, describeDefaultThreshold, kFoldThreshold, quantile } from './calibrate.js';
 
 // Hand-worked set: 4 same pairs, 5 different pairs, one overlap (same 0.4 > different 0.35).
 // ROC points (threshold: FAR, TAR): 0.1: 0, 1/4 | 0.2: 0, 1/2 | 0.3: 0, 3/4 | 0.35: 1/5, 3/4 | 0.4: 1/5, 1 | ... | 0.8: 1, 1
@@ -57,7 +57,7 @@ describe('calibrate', () => {
 
   it('uses the threshold at the default FAR when it is resolvable', () => {
     const calibration = calibrate(SAME, DIFF, { defaultFar: 0.2 });
-    expect(calibration.default).toEqual({ threshold: 0.4, source: 'far=0.2' });
+    expect(calibration.default).toEqual({ threshold: 0.4, source: 'far=0.2', basis: 'far', far: 0.2 });
   });
 
   it('treats exactly 1/negatives as resolvable', () => {
@@ -75,6 +75,29 @@ describe('calibrate', () => {
   it('serialises to JSON without losing numbers', () => {
     const calibration = calibrate([0], [0, 1]); // the smallest distance is a different pair
     expect(JSON.parse(JSON.stringify(calibration))).toEqual(calibration);
+  });
+});
+
+describe('describeDefaultThreshold', () => {
+  it('says the threshold was picked at the requested FAR, with the rates measured there', () => {
+    const calibration = calibrate(SAME, DIFF, { targetFars: [0.2], defaultFar: 0.2 });
+    expect(describeDefaultThreshold(calibration)).toBe(
+      'threshold 0.4000 at the requested FAR 0.2: on held-out identities it accepts 20.0% of different pairs (of 5) and 100.0% of same pairs (of 4)',
+    );
+  });
+
+  it('says the threshold fell back to the equal error rate, why, and what to change', () => {
+    const calibration = calibrate(SAME, DIFF); // FAR 1e-3 needs 1000 different pairs; there are 5
+    expect(describeDefaultThreshold(calibration)).toBe(
+      'threshold 0.3600 at the equal error rate (EER 20.0%; there it accepts 20.0% of different pairs and 75.0% of same pairs): ' +
+        'too few different pairs (5) to calibrate FAR 0.001 (needs 1000); add identities, or hold more out with --val-fraction, or ask for FAR 0.2 or higher with --target-far',
+    );
+    const rng = createRng(3);
+    const many = calibrate(
+      Array.from({ length: 100 }, () => rng.normal()),
+      Array.from({ length: 486 }, () => 2 + rng.normal()),
+    );
+    expect(describeDefaultThreshold(many)).toMatch(/: too few different pairs \(486\) to calibrate FAR 0\.001 \(needs 1000\); .* ask for FAR 0\.005 or higher with --target-far$/);
   });
 });
 

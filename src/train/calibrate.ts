@@ -27,8 +27,12 @@ export interface Calibration {
   /** The equal error rate, its threshold, and the FAR / TAR measured when accepting at that threshold. */
   eer: { rate: number; threshold: number; far: number; tar: number };
   atFar: FarOperatingPoint[];
-  /** The threshold to serve with, and where it came from (e.g. "far=0.001" or "eer (...)"). */
-  default: { threshold: number; source: string };
+  /**
+   * The threshold to serve with and where it came from: `basis` 'far' when picked at the requested
+   * default FAR `far`, 'eer' when too few different pairs resolve it; `source` says the same in a
+   * short string for the model card ("far=0.001" or "eer (...)"). `describeDefaultThreshold` words it.
+   */
+  default: { threshold: number; source: string; basis: 'far' | 'eer'; far: number };
   pairs: { same: number; different: number };
   distanceStats: {
     same: { mean: number; p50: number; p95: number };
@@ -97,11 +101,13 @@ export function calibrate(
     resolvable: resolvable(targetFar),
   }));
 
-  const defaultPoint = resolvable(defaultFar)
-    ? { threshold: thresholdAtFar(roc, defaultFar).threshold, source: `far=${defaultFar}` }
+  const defaultPoint: Calibration['default'] = resolvable(defaultFar)
+    ? { threshold: thresholdAtFar(roc, defaultFar).threshold, source: `far=${defaultFar}`, basis: 'far', far: defaultFar }
     : {
         threshold: eer.threshold,
-        source: `eer (far=${defaultFar} needs at least ${Math.ceil(1 / defaultFar)} different pairs, got ${negatives})`,
+        source: `eer (far=${defaultFar} needs at least ${pairsToResolve(defaultFar)} different pairs, got ${negatives})`,
+        basis: 'eer',
+        far: defaultFar,
       };
 
   const same = Float64Array.from(sameDistances).sort();
@@ -117,6 +123,54 @@ export function calibrate(
       different: { mean: mean(different), p05: quantile(different, 0.05), p50: quantile(different, 0.5) },
     },
   };
+}
+
+/** Different pairs needed to measure a FAR: 1 / FAR (one false accept is then a rate of FAR). */
+function pairsToResolve(far: number): number {
+  return Math.ceil(1 / far);
+}
+
+/** A rate as the model card's readers see it: "95.8%", two decimals below 1% ("0.82%"). */
+export function formatRate(rate: number): string {
+  return `${(rate * 100).toFixed(rate > 0 && rate < 0.01 ? 2 : 1)}%`;
+}
+
+/** The smallest FAR of the 1-2-5 series that `pairs` different pairs can measure. */
+function smallestResolvableFar(pairs: number): number {
+  for (let exponent = -9; exponent < 0; exponent++) {
+    for (const mantissa of [1, 2, 5]) {
+      const far = Number((mantissa * 10 ** exponent).toPrecision(1));
+      if (far >= 1 / pairs) return far; // the test calibrate's `resolvable` makes
+    }
+  }
+  return 1;
+}
+
+/**
+ * In words: which default threshold the calibration picked, what it accepts on the held-out
+ * identities, and, when it fell back to the equal error rate, why and what would change that.
+ *
+ * @example
+ * describeDefaultThreshold(calibrate(same, different));
+ * // 'threshold 0.5423 at the equal error rate (EER 4.2%; there it accepts 4.1% of different pairs and 95.8% of same pairs):
+ * //  too few different pairs (486) to calibrate FAR 0.001 (needs 1000); add identities, or hold more out with --val-fraction, or ask for FAR 0.005 or higher with --target-far'
+ */
+export function describeDefaultThreshold(calibration: Calibration): string {
+  const { default: chosen, pairs } = calibration;
+  const threshold = `threshold ${chosen.threshold.toFixed(4)}`;
+  if (chosen.basis === 'far') {
+    const point = calibration.atFar.find((p) => p.targetFar === chosen.far) ?? { far: NaN, tar: NaN };
+    return (
+      `${threshold} at the requested FAR ${chosen.far}: on held-out identities it accepts ${formatRate(point.far)} of different pairs (of ${pairs.different}) ` +
+      `and ${formatRate(point.tar)} of same pairs (of ${pairs.same})`
+    );
+  }
+  const { eer } = calibration;
+  return (
+    `${threshold} at the equal error rate (EER ${formatRate(eer.rate)}; there it accepts ${formatRate(eer.far)} of different pairs and ${formatRate(eer.tar)} of same pairs): ` +
+    `too few different pairs (${pairs.different}) to calibrate FAR ${chosen.far} (needs ${pairsToResolve(chosen.far)}); ` +
+    `add identities, or hold more out with --val-fraction, or ask for FAR ${smallestResolvableFar(pairs.different)} or higher with --target-far`
+  );
 }
 
 export interface KFoldResult {

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { createRng } from '../data/rng.js';
-import { galleryDigest, loadImages, readGallery, type ImageSet } from '../data/gallery.js';
+import { galleryDigest, loadImages, readGallery, skippedForCard, unusableLines, type ImageSet } from '../data/gallery.js';
 import { allPairs, splitByIdentity } from '../data/pairs.js';
 import { gatherImages, imagesOfIdentities, selectIdentities } from '../data/select.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
@@ -62,6 +62,8 @@ export interface TrainResult {
   /** 'completed', 'early-stopped', 'time-limit' or 'interrupted' (checkpoint saved, no final model). */
   outcome: 'completed' | 'early-stopped' | 'time-limit' | 'interrupted';
   card?: ModelCard;
+  /** The threshold calibration behind the card's thresholds (absent when interrupted). */
+  calibration?: Calibration;
   history: EpochRecord[];
   backend: string;
   checkpointDir: string;
@@ -89,6 +91,9 @@ function subsetByIdentity(set: ImageSet, identities: number[], cap: number): { d
   const data = gatherImages(set.data, set.shape[0] * set.shape[1] * set.shape[2], picked);
   return { data, labels: Int32Array.from(picked, (i) => set.labels[i]!), count: picked.length };
 }
+
+/** The flags of `npm run train` that the messages about unusable images point to. */
+const IMAGE_FLAGS = { skipUnreadable: '--skip-unreadable', maxInputPixels: '--max-input-pixels' } as const;
 
 /** Below this many validation identities the calibrated threshold is a guess (see the warning in `train`). */
 export const MIN_CALIBRATION_IDENTITIES = 5;
@@ -154,9 +159,20 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     exclude: options.excludeIdentities ? new RegExp(options.excludeIdentities) : undefined,
   });
   for (const w of gallery.warnings) log(`warning: ${w}`);
+  // Every image is decoded (and so checked) before training; all that cannot be used are reported at once.
   // Shared memory: gradient workers read the images in place instead of each receiving a copy.
-  const set = await loadImages(gallery, options.preprocess, { onUnreadable: options.onUnreadable, onProgress: hooks.onLoadProgress, sharedMemory: true });
-  for (const s of set.skipped) log(`warning: skipped ${s.file}: ${s.reason}`);
+  const set = await loadImages(gallery, options.preprocess, {
+    onUnreadable: options.onUnreadable,
+    onProgress: hooks.onLoadProgress,
+    sharedMemory: true,
+    flags: IMAGE_FLAGS,
+    ...(options.maxInputPixels ? { limitInputPixels: options.maxInputPixels } : {}),
+  });
+  if (set.skipped.length > 0) {
+    const total = set.count + set.skipped.length;
+    const header = `warning: ${set.skipped.length} of ${total} images cannot be used and ${set.skipped.length === 1 ? 'was' : 'were'} left out (listed in the model card under training.skipped):`;
+    log([header, ...unusableLines(gallery, set.skipped, IMAGE_FLAGS.maxInputPixels)].join('\n'));
+  }
   const dataDigest = await galleryDigest(gallery);
   const shape = set.shape;
 
@@ -368,6 +384,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       batchSize: options.batchImages, learningRate: options.learningRate, wallSeconds, pairsPerSecond: history.at(-1)?.pairsPerSecond ?? 0, outcome,
       trainIdentities: split.train.length, valIdentities: split.val.length, images: set.count, dataDigest, dataRoot: path.resolve(options.data),
       augment: options.augment, ...(keepBest ? {} : { keepWeights: options.keepWeights }), rotateIdentities: options.rotateIdentities,
+      // Written only when images were left out, so other cards stay as they were.
+      ...(set.skipped.length > 0 ? { skipped: skippedForCard(gallery, set.skipped) } : {}),
     },
     parameters: summary.parameters,
   });
@@ -382,5 +400,5 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   trainable.scale?.dispose();
   trainable.proxies?.dispose();
   optimizer.dispose();
-  return { outcome, card, history, backend: backendInfo.name, checkpointDir };
+  return { outcome, card, calibration, history, backend: backendInfo.name, checkpointDir };
 }

@@ -61,8 +61,10 @@ export interface TrainOptions {
   center?: boolean;
   /** False-accept rates the calibration reports thresholds for; the first is the default. */
   targetFars: number[];
-  /** What to do with an unreadable image: skip it with a warning, or fail. */
+  /** What to do with images that cannot be used (all are checked first): leave them out with a warning, or fail listing them. */
   onUnreadable: 'skip' | 'fail';
+  /** Cap on an image's decoded pixels (width x height); absent = `DEFAULT_LIMIT_INPUT_PIXELS` (src/data/preprocess.ts). */
+  maxInputPixels?: number;
   /** Cap on validation images embedded each epoch (they are sampled once, by identity). */
   maxValImages: number;
   /** Continue from out/checkpoint if it exists. */

@@ -41,6 +41,48 @@ function history(steps: number, random: () => number): HistoryEntry[] {
   }));
 }
 
+/** Approximate boxes of the visible, unrotated texts of a vega SVG, in the SVG's coordinates (DejaVu Sans: ~0.6 em per character). */
+function textBoxes(svg: string): Array<{ text: string; left: number; right: number; top: number; bottom: number }> {
+  const boxes: Array<{ text: string; left: number; right: number; top: number; bottom: number }> = [];
+  const offsets: Array<[number, number]> = [[0, 0]];
+  for (const [, closing, name, attrs, content] of svg.matchAll(/<(\/?)(g|text)\b([^>]*)>([^<]*)/g)) {
+    if (name === 'g') {
+      if (closing) offsets.pop();
+      else if (!attrs!.endsWith('/')) {
+        const t = /transform="translate\(([-\d.e]+),([-\d.e]+)\)"/.exec(attrs!);
+        const [x, y] = offsets.at(-1)!;
+        offsets.push([x + (t ? Number(t[1]) : 0), y + (t ? Number(t[2]) : 0)]);
+      }
+      continue;
+    }
+    if (closing || /opacity="0"/.test(attrs!) || /rotate\(/.test(attrs!)) continue;
+    const t = /transform="translate\(([-\d.e]+),([-\d.e]+)\)"/.exec(attrs!);
+    const size = Number(/font-size="([\d.]+)px"/.exec(attrs!)?.[1] ?? 11);
+    const text = content!.replace(/&[a-z]+;/g, '_');
+    const width = text.length * size * 0.6;
+    const anchor = /text-anchor="(\w+)"/.exec(attrs!)?.[1] ?? 'start';
+    const x = offsets.at(-1)![0] + (t ? Number(t[1]) : 0);
+    const y = offsets.at(-1)![1] + (t ? Number(t[2]) : 0);
+    const left = anchor === 'middle' ? x - width / 2 : anchor === 'end' ? x - width : x;
+    boxes.push({ text, left, right: left + width, top: y - size, bottom: y });
+  }
+  return boxes;
+}
+
+/** Pairs of texts whose boxes overlap by more than a pixel each way. */
+function overlappingTexts(svg: string): string[][] {
+  const boxes = textBoxes(svg);
+  const pairs: string[][] = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i]!;
+      const b = boxes[j]!;
+      if (Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1) pairs.push([a.text, b.text]);
+    }
+  }
+  return pairs;
+}
+
 const rng = createRng(1);
 const same = Array.from({ length: 400 }, () => Math.abs(0.5 + 0.2 * rng.normal()));
 const different = Array.from({ length: 2000 }, () => Math.abs(1.2 + 0.2 * rng.normal()));
@@ -136,7 +178,8 @@ describe('rocPlot', () => {
     expect(plot.svg).toContain('ROC (AUC 1.0000)');
     expect(plot.svg).toContain('false accept rate (log scale; FAR &lt; 1e-4 drawn at 1e-4)');
     expect(plot.svg).toContain('true accept rate');
-    expect(plot.svg).toContain('EER: TAR 1');
+    expect(plot.svg).toContain('EER');
+    expect(overlappingTexts(plot.svg)).toEqual([]);
   });
 
   it('keeps a long curve small', async () => {
@@ -182,6 +225,26 @@ describe('writePlots', () => {
     const roc = await readFile(join(dir, 'nested', 'roc.svg'), 'utf8');
     expect(roc).toContain(`AUC ${calibration.auc.toFixed(4)}`);
     expect((await sharp(await readFile(join(dir, 'nested', 'roc.png'))).metadata()).format).toBe('png');
+  });
+
+  it("labels the ROC's operating points with the model card's numbers, and no two labels overlap", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plots-test-'));
+    dirs.push(dir);
+    // Two operating points close together on the curve (EER near FAR 2.7%, FAR 0.01 just left of it), as a well-trained small model gives.
+    const random = createRng(4);
+    const near = Array.from({ length: 240 }, () => Math.abs(0.5 + 0.17 * random.normal()));
+    const far = Array.from({ length: 486 }, () => Math.abs(1.1 + 0.16 * random.normal()));
+    const calibration = calibrate(near, far, { targetFars: [1e-2, 1e-3] });
+    // The measured TAR at the EER threshold (what the card and the page show) differs from 1 - EER here.
+    expect(calibration.eer.tar.toFixed(3)).not.toBe((1 - calibration.eer.rate).toFixed(3));
+    await writePlots(dir, { history: [], calibration, same: near, different: far });
+    const roc = await readFile(join(dir, 'roc.svg'), 'utf8');
+    // As the demo page writes rates: one decimal, two below 1%.
+    const percent = (rate: number): string => `${(rate * 100).toFixed(rate > 0 && rate < 0.01 ? 2 : 1)}%`;
+    expect(roc).toContain(`EER (default): threshold ${calibration.eer.threshold.toFixed(4)}, FAR ${percent(calibration.eer.far)}, TAR ${percent(calibration.eer.tar)}`);
+    const atFar = calibration.atFar[0]!;
+    expect(roc).toContain(`FAR 0.01: threshold ${atFar.threshold.toFixed(4)}, FAR ${percent(atFar.far)}, TAR ${percent(atFar.tar)}`);
+    expect(overlappingTexts(roc)).toEqual([]);
   });
 
   it('skips the loss plot when there is no history', async () => {

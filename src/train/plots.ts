@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type Config, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { Calibration } from './calibrate.js';
+import { formatRate, type Calibration } from './calibrate.js';
 import { auc, rocCurve, type Roc } from '../metrics/index.js';
 
 /** A rendered plot: the SVG text and a PNG of it. */
@@ -32,12 +32,18 @@ export interface ThresholdMarker {
   value: number;
 }
 
-/** A labelled point on the ROC plot. */
+/** A labelled point on the ROC plot: the FAR and TAR measured at a threshold (those the model card records). */
 export interface RocMarker {
   label: string;
   far: number;
   tar: number;
+  /** Shown in the label when given. */
+  threshold?: number;
 }
+
+/** Colours (and shapes) of the ROC's marked points, in marker order. */
+const MARKER_COLOURS = ['#e45756', '#54a24b', '#b279a2', '#f58518', '#9d755d', '#72b7b2'];
+const MARKER_SHAPES = ['circle', 'diamond', 'square', 'triangle-up', 'cross', 'triangle-down'];
 
 /** FARs below this are drawn at it: a log axis cannot show 0. */
 export const MIN_PLOTTED_FAR = 1e-4;
@@ -284,11 +290,13 @@ export async function distanceHistogramPlot(
 
 /**
  * TAR against FAR on a log FAR axis (FAR below MIN_PLOTTED_FAR, including 0, is drawn at it), with
- * the AUC in the title, a chance line and optional labelled operating points. Long curves are
- * downsampled to about MAX_CURVE_POINTS points.
+ * the AUC in the title, a chance line and optional operating points. Each point has its own colour
+ * and shape and is named in a legend under the plot ("EER: threshold 0.83, FAR 4.2%, TAR 95.8%"):
+ * labels beside the points would overprint each other when points lie close, as they often do.
+ * Long curves are downsampled to about MAX_CURVE_POINTS points.
  *
  * @example
- * await rocPlot(roc, [{ label: 'EER', far: 0.05, tar: 0.95 }]);
+ * await rocPlot(roc, [{ label: 'EER', far: 0.042, tar: 0.958, threshold: 0.83 }]);
  */
 export async function rocPlot(roc: Roc, markers: RocMarker[] = []): Promise<Plot> {
   const clamp = (far: number): number => Math.max(far, MIN_PLOTTED_FAR);
@@ -301,7 +309,13 @@ export async function rocPlot(roc: Roc, markers: RocMarker[] = []): Promise<Plot
     const far = 10 ** (Math.log10(MIN_PLOTTED_FAR) * (1 - i / 40));
     return { far, tar: far };
   });
-  const points = markers.map((m) => ({ ...m, far: clamp(m.far), text: `${m.label}: TAR ${formatNumber(m.tar)}` }));
+  const points = markers.map((m) => ({
+    ...m,
+    far: clamp(m.far),
+    text: `${m.label}: ${m.threshold === undefined ? '' : `threshold ${m.threshold.toFixed(4)}, `}FAR ${formatRate(m.far)}, TAR ${formatRate(m.tar)}`,
+  }));
+  const names = points.map((p) => p.text);
+  const legendScale = (range: string[]) => ({ domain: names, range: names.map((_, i) => range[i % range.length]!) });
   const farAxis = {
     field: 'far',
     type: 'quantitative' as const,
@@ -336,13 +350,20 @@ export async function rocPlot(roc: Roc, markers: RocMarker[] = []): Promise<Plot
       },
       {
         data: { values: points },
-        mark: { type: 'point', filled: true, size: 60, color: '#e45756' },
-        encoding: { x: farAxis, y: tarAxis },
-      },
-      {
-        data: { values: points },
-        mark: { type: 'text', align: 'left', dx: 7, dy: 12, fontSize: 11, color: '#222' },
-        encoding: { x: farAxis, y: tarAxis, text: { field: 'text' } },
+        mark: { type: 'point', filled: true, size: 70, opacity: 0.9 },
+        encoding: {
+          x: farAxis,
+          y: tarAxis,
+          color: {
+            field: 'text',
+            type: 'nominal',
+            title: null,
+            scale: legendScale(MARKER_COLOURS),
+            // Under the plot, one line per point: never over the curve, never over each other.
+            legend: { orient: 'bottom', direction: 'vertical', labelLimit: 560, fillColor: null, padding: 2, offset: 10 },
+          },
+          shape: { field: 'text', type: 'nominal', scale: legendScale(MARKER_SHAPES) },
+        },
       },
     ],
   });
@@ -352,12 +373,15 @@ export async function rocPlot(roc: Roc, markers: RocMarker[] = []): Promise<Plot
 function calibrationMarkers(calibration: Calibration): { thresholds: ThresholdMarker[]; markers: RocMarker[] } {
   const isDefault = (threshold: number): string => (threshold === calibration.default.threshold ? ' (default)' : '');
   const thresholds: ThresholdMarker[] = [{ label: `EER${isDefault(calibration.eer.threshold)}`, value: calibration.eer.threshold }];
-  const markers: RocMarker[] = [{ label: 'EER', far: calibration.eer.rate, tar: 1 - calibration.eer.rate }];
+  // The FAR and TAR measured at the threshold, as the model card records them (not 1 - EER, which the
+  // interpolated EER rate gives and which can differ from the TAR measured at its threshold by a step).
+  const { eer } = calibration;
+  const markers: RocMarker[] = [{ label: `EER${isDefault(eer.threshold)}`, far: eer.far, tar: eer.tar, threshold: eer.threshold }];
   for (const point of calibration.atFar) {
     if (!point.resolvable) continue;
     const name = `FAR ${formatNumber(point.targetFar)}`;
     thresholds.push({ label: `${name}${isDefault(point.threshold)}`, value: point.threshold });
-    markers.push({ label: name, far: point.far, tar: point.tar });
+    markers.push({ label: `${name}${isDefault(point.threshold)}`, far: point.far, tar: point.tar, threshold: point.threshold });
   }
   return { thresholds, markers };
 }
