@@ -20,7 +20,7 @@ import { createRng } from '../src/data/rng.js';
 import { embedImageSetAsync, l2NormalizeVector } from '../src/model/embed.js';
 import { evalCommand } from '../src/cli/eval.js';
 import { GalleryError } from '../src/data/gallery.js';
-import { pngHeaderBomb } from '../scripts/hostile-corpus.js';
+import { pngHeaderBomb } from '../scripts/hostile/images.js';
 
 let dir: string;
 let gallery: string;

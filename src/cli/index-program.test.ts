@@ -8,6 +8,7 @@ import { EXIT_LOCKED } from './index-program.js';
 import { acquireLock } from '../index/lock.js';
 import { readCurrent } from '../index/snapshot.js';
 import { writeSyntheticGallery, writeTinyModel } from '../../test/fixtures/gallery.js';
+import { pngHeaderBomb } from '../../scripts/hostile/images.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
@@ -102,6 +103,21 @@ describe('index and reindex commands', () => {
     }
     expect(built.stderr).not.toContain('bad20.png');
     expect(lines).toContain('  … and 2 more');
+  });
+
+  it('names the code of each image it cannot use, and --max-input-pixels reaches the decoder', async () => {
+    const gallery = join(dir, 'gallery-bomb');
+    await writeSyntheticGallery(gallery, 2, 2);
+    await writeFile(join(gallery, 'id000', 'huge.png'), pngHeaderBomb(8000, 6000));
+    await writeFile(join(gallery, 'id001', 'empty.png'), new Uint8Array(0));
+    const own = ['--model', join(dir, 'model'), '--gallery', gallery, '--workers', '0', '--backend', 'wasm'];
+    const atDefault = await cli('index', [...own, '--out', join(dir, 'index-bomb')]);
+    expect(atDefault.code).toBe(0);
+    expect(atDefault.stderr).toContain('\n  id000/huge.png: IMAGE_TOO_LARGE, 8000x6000 pixels, more than the limit of 40000000 (raise it with --max-input-pixels 48000000)\n');
+    expect(atDefault.stderr).toContain('\n  id001/empty.png: EMPTY_IMAGE, empty (0 bytes)\n');
+    // With the limit raised the image is decoded, and found to lack the pixels its header promises.
+    const raised = await cli('index', [...own, '--out', join(dir, 'index-bomb-raised'), '--max-input-pixels', '48000000']);
+    expect(raised.stderr).toContain('\n  id000/huge.png: CORRUPT_IMAGE, corrupt or truncated (');
   });
 
   it('writes to index/<model folder name> by default, the folder the server reads for that model', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PREPROCESS, type PreprocessConfig } from '../model/config.js';
-import { pngHeaderBomb } from '../../scripts/hostile-corpus.js';
+import { pngHeaderBomb } from '../../scripts/hostile/images.js';
 import { GalleryError, galleryDigest, loadImages, readGallery } from './gallery.js';
 
 const PRE: PreprocessConfig = { ...DEFAULT_PREPROCESS, width: 4, height: 4 };

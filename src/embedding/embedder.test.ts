@@ -154,7 +154,8 @@ describe('createEmbedder decode limit', () => {
     const embedder = createEmbedder(recipe, fakeRunner(1), { limitInputPixels: 1000 });
     const { failed } = await embedder.embedAll([small, big]);
     expect(failed.map((f) => f.index)).toEqual([1]);
-    expect(failed[0].reason).toMatch(/1000 pixels/);
+    expect(failed[0]).toMatchObject({ code: 'IMAGE_TOO_LARGE', width: 40, height: 40 });
+    expect(failed[0].reason).toMatch(/more than the limit of 1000\b/);
     expect((await createEmbedder(recipe, fakeRunner(1)).embedAll([small, big])).failed).toEqual([]);
   });
 });

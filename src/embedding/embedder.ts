@@ -6,6 +6,7 @@
  * this thread or worker threads). `embedAll` does both for many images, decoding the next chunk
  * while earlier ones are embedded; an unreadable image does not stop it.
  */
+import { imageFailure, type ImageFailure } from '../data/image-failures.js';
 import { preprocessImage, type PreprocessOptions } from '../data/preprocess.js';
 import { batchQueue, type QueueStats } from './queue.js';
 import { imageFloats, type EmbeddingRecipe } from './recipe.js';
@@ -17,8 +18,11 @@ export type EmbedInput = string | Uint8Array;
 export interface EmbedAllResult {
   /** `inputs.length * dim` floats, row i for input i (zeros for failed inputs). */
   vectors: Float32Array;
-  /** Inputs that could not be decoded, in input order. */
-  failed: { index: number; reason: string }[];
+  /**
+   * Inputs that could not be decoded, in input order: the stable code when the image or its file is at fault
+   * (src/data/image-failures.ts), the reason without the input's name, and a pixel bomb's declared size.
+   */
+  failed: ({ index: number; code?: ImageFailure['code'] } & Pick<ImageFailure, 'reason' | 'width' | 'height'>)[];
 }
 
 export interface Embedder {
@@ -79,7 +83,8 @@ async function prepareChunk(
       try {
         data.set(await prepare(inputs[i]), (i - start) * floats);
       } catch (error) {
-        failed.push({ index: i, reason: error instanceof Error ? error.message : String(error) });
+        const { file: _, ...failure } = imageFailure('', error) ?? { file: '', reason: error instanceof Error ? error.message : String(error) };
+        failed.push({ index: i, ...failure });
       }
     }
   };
