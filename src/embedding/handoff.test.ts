@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { handoffRunner, pendingRunner } from './handoff.js';
 import type { Runner } from './runner.js';
-import { manualRunner } from '../../test/fixtures/runners.js';
+import { deferred, manualRunner } from '../../test/fixtures/runners.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -9,14 +9,14 @@ describe('handoffRunner', () => {
   it('serves with the stand-in until the successor is ready, then only with the successor', async () => {
     const standIn = manualRunner();
     const successor = manualRunner(2);
-    let ready!: (r: Runner) => void;
+    const successorStarted = deferred<Runner>();
     let handoffs = 0;
-    const runner = handoffRunner(standIn.runner, new Promise<Runner>((r) => (ready = r)), { onHandoff: () => handoffs++ });
+    const runner = handoffRunner(standIn.runner, successorStarted.promise, { onHandoff: () => handoffs++ });
     expect(runner.slots).toBe(1);
     const early = runner.run(new Float32Array([7, 0, 0]), 1);
     await tick();
     expect(standIn.calls).toHaveLength(1);
-    ready(successor.runner);
+    successorStarted.resolve(successor.runner);
     await tick();
     // The stand-in still has a pass running: the hand-off (freeing its model) waits for it.
     expect(handoffs).toBe(0);
@@ -53,13 +53,13 @@ describe('handoffRunner', () => {
 describe('pendingRunner', () => {
   it('holds passes until its runner has started, then runs them there, with the started runner\'s slots', async () => {
     const real = manualRunner(2);
-    let ready!: (r: Runner) => void;
-    const runner = pendingRunner(new Promise<Runner>((r) => (ready = r)), 1);
+    const started = deferred<Runner>();
+    const runner = pendingRunner(started.promise, 1);
     expect(runner.slots).toBe(1);
     const out = runner.run(new Float32Array([5, 0, 0]), 1);
     await tick();
     expect(real.calls).toHaveLength(0);
-    ready(real.runner);
+    started.resolve(real.runner);
     await tick();
     expect(runner.slots).toBe(2);
     real.calls[0].finish();

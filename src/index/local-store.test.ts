@@ -112,20 +112,14 @@ describe('LocalHnswStore', () => {
     expect(other.reader()).toBeNull();
   });
 
-  it('notices a new CURRENT through fs.watch', async () => {
-    const { fx, store } = await setup({ watch: true });
+  it.each([
+    { how: 'fs.watch', watch: true, pollMs: 0 },
+    { how: 'the periodic check when watching is off', watch: false, pollMs: 50 },
+  ])('notices a new CURRENT through $how', async ({ watch, pollMs }) => {
+    const { fx, store } = await setup({ watch, pollMs });
     await store.start();
     const swapped = nextReload(store);
-    await writeFile(join(fx.galleryDir, 'id000', 'w.png'), await syntheticPng(616161));
-    const generation = await fx.index('reindex');
-    expect(await swapped).toEqual({ outcome: 'swapped', generation });
-  });
-
-  it('notices a new CURRENT through the periodic check when watching is off', async () => {
-    const { fx, store } = await setup({ watch: false, pollMs: 50 });
-    await store.start();
-    const swapped = nextReload(store);
-    await writeFile(join(fx.galleryDir, 'id001', 'p.png'), await syntheticPng(717171));
+    await writeFile(join(fx.galleryDir, 'id000', `new-${pollMs}.png`), await syntheticPng(616161 + pollMs));
     const generation = await fx.index('reindex');
     expect(await swapped).toEqual({ outcome: 'swapped', generation });
   });

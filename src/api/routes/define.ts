@@ -17,6 +17,7 @@
  *   documents without validating, and the handlers parse the limited body with the same zod schemas.
  */
 import { createRoute, type OpenAPIHono, type RouteConfig, type RouteHandler, type z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { ErrorSchema, validationError } from '../schemas/index.js';
 
 /** The context a handler of `R` gets (validated query and params typed from the route). */
@@ -37,6 +38,27 @@ export function validationHook(result: { success: true } | { success: false; err
 
 /** Routes that need a key (the `bearer` scheme is registered with the document). */
 export const security = [{ bearer: [] }];
+
+/**
+ * A route that needs a key: documented with the bearer scheme, guarded by `permission` (auth runs
+ * before the library's validators and the handler).
+ *
+ * @example
+ * createRoute({ method: 'post', path: '/v1/search', ...keyed(read), request, responses })
+ */
+export function keyed<M extends MiddlewareHandler>(permission: M) {
+  return { security, middleware: permission };
+}
+
+/**
+ * A documented JSON response.
+ *
+ * @example
+ * responses: { 200: okJson('Matches and decision', SearchResponseSchema), ...errorResponses }
+ */
+export function okJson(description: string, schema: z.ZodType) {
+  return { description, content: { 'application/json': { schema } } };
+}
 
 /** The error responses of the image routes. */
 export const errorResponses = {

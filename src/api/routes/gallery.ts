@@ -25,8 +25,8 @@ import {
   validate,
   z,
 } from '../schemas/index.js';
-import { binary, errorResponses, jsonBody, multipartFiles, security, serveRoute } from './define.js';
-import { bodyImages, decodeAll, readBody, timer } from './pipeline.js';
+import { binary, errorResponses, jsonBody, multipartFiles, serveRoute, okJson, keyed } from './define.js';
+import { beginImageRequest, bodyImages, decodeAll } from './pipeline.js';
 
 const identityParam = z.object({
   identity: z.string().openapi({ description: 'Identity name (1..200 characters, no control characters, no empty, "." or ".." segments in any spelling; "/" allowed)', example: 'alice' }),
@@ -128,10 +128,9 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'get',
     path: '/v1/gallery',
     summary: 'Identities in the index with their image counts, in byte order, paged',
-    security,
-    middleware: [read] as const,
+    ...keyed(read),
     request: { query: GalleryQuerySchema },
-    responses: { 200: { description: 'One page', content: { 'application/json': { schema: GalleryResponseSchema } } }, ...errorResponses },
+    responses: { 200: okJson('One page', GalleryResponseSchema), ...errorResponses },
   });
   serveRoute(
     app,
@@ -149,13 +148,12 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'get',
     path: '/v1/gallery/images/{label}/thumbnail',
     summary: 'A small PNG of a gallery image, by its sha256 (as search results link it) or its index label',
-    security,
-    middleware: [read] as const,
+    ...keyed(read),
     request: { params: z.object({ label: z.string().openapi({ description: 'sha256 of the image bytes (64 hex) or the numeric index label' }) }) },
     responses: {
       200: { description: 'PNG, at most 96x96', content: { 'image/png': { schema: binary } } },
       304: { description: 'Not modified (ETag)' },
-      404: { description: 'No such image in the index', content: { 'application/json': { schema: ErrorSchema } } },
+      404: okJson('No such image in the index', ErrorSchema),
     },
   });
   serveRoute(
@@ -185,8 +183,7 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'post',
     path: `/v1/gallery/${IDENTITY_PATH}`,
     summary: 'Enrol images for an identity (admin): validated, stored durably, searchable at once, kept by re-indexes',
-    security,
-    middleware: [admin] as const,
+    ...keyed(admin),
     request: {
       params: identityParam,
       body: {
@@ -199,8 +196,8 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     },
     responses: {
-      201: { description: 'Enrolled', content: { 'application/json': { schema: EnrolResponseSchema } } },
-      403: { description: 'Not an admin key', content: { 'application/json': { schema: ErrorSchema } } },
+      201: okJson('Enrolled', EnrolResponseSchema),
+      403: okJson('Not an admin key', ErrorSchema),
       ...errorResponses,
     },
   });
@@ -209,9 +206,7 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     enrol,
     async (c) => {
       const identity = identityFrom(c);
-      ctx.requireReader();
-      const t = timer(ctx);
-      const body = await readBody(c, ctx, ctx.config.maxEnrolImages);
+      const { t, body } = await beginImageRequest(c, ctx, ctx.config.maxEnrolImages, { needsIndex: true });
       const json = body.kind === 'json' ? validate(EnrolJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
       const images = await bodyImages(ctx, body, {
         fields: ['image', 'images'],
@@ -233,13 +228,12 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'delete',
     path: `/v1/gallery/${IDENTITY_PATH}`,
     summary: 'Delete an identity (admin): removed from search at once and durably (folder images are tombstoned)',
-    security,
-    middleware: [admin] as const,
+    ...keyed(admin),
     request: { params: identityParam },
     responses: {
-      200: { description: 'Deleted', content: { 'application/json': { schema: DeleteResponseSchema } } },
-      403: { description: 'Not an admin key', content: { 'application/json': { schema: ErrorSchema } } },
-      404: { description: 'Unknown identity', content: { 'application/json': { schema: ErrorSchema } } },
+      200: okJson('Deleted', DeleteResponseSchema),
+      403: okJson('Not an admin key', ErrorSchema),
+      404: okJson('Unknown identity', ErrorSchema),
       ...errorResponses,
     },
   });

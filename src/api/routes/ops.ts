@@ -9,7 +9,7 @@ import { requirePermission } from '../auth/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors/index.js';
 import { ErrorSchema, HealthSchema, IndexInfoSchema, ReadySchema, z } from '../schemas/index.js';
-import { openApiPath, security, serveRoute } from './define.js';
+import { openApiPath, serveRoute, okJson, keyed } from './define.js';
 
 const DEMO_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=UTF-8' },
@@ -26,7 +26,7 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
 
   serveRoute(
     app,
-    createRoute({ method: 'get', path: '/healthz', summary: 'Liveness: the process answers', responses: { 200: { description: 'Alive', content: { 'application/json': { schema: HealthSchema } } } } }),
+    createRoute({ method: 'get', path: '/healthz', summary: 'Liveness: the process answers', responses: { 200: okJson('Alive', HealthSchema) } }),
     (c) => c.json({ status: 'ok' as const }),
   );
 
@@ -35,8 +35,8 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
     path: '/readyz',
     summary: 'Readiness: model loaded and a verified index snapshot serving',
     responses: {
-      200: { description: 'Ready (or degraded: serving, newest snapshot refused)', content: { 'application/json': { schema: ReadySchema } } },
-      503: { description: 'Not ready', content: { 'application/json': { schema: ReadySchema } } },
+      200: okJson('Ready (or degraded: serving, newest snapshot refused)', ReadySchema),
+      503: okJson('Not ready', ReadySchema),
     },
   });
   serveRoute(app, readyz, (c) => {
@@ -51,9 +51,8 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
     method: 'get',
     path: '/metrics',
     summary: 'Prometheus metrics (needs a read key when keys are configured)',
-    security,
-    middleware: [read] as const,
-    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, 401: { description: 'No or invalid key', content: { 'application/json': { schema: ErrorSchema } } } },
+    ...keyed(read),
+    responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }, 401: okJson('No or invalid key', ErrorSchema) },
   });
   serveRoute(app, metrics, async (c) => {
     const text = await ctx.metrics.registry.metrics();
@@ -64,9 +63,8 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
     method: 'get',
     path: '/v1/index',
     summary: 'The serving index: version, counts, HNSW parameters, model, reload state',
-    security,
-    middleware: [read] as const,
-    responses: { 200: { description: 'Index information', content: { 'application/json': { schema: IndexInfoSchema } } }, 503: { description: 'No index loaded', content: { 'application/json': { schema: ErrorSchema } } } },
+    ...keyed(read),
+    responses: { 200: okJson('Index information', IndexInfoSchema), 503: okJson('No index loaded', ErrorSchema) },
   });
   serveRoute(app, indexInfo, (c) => {
     const { generation, params, dim, metric, normalized, model, ...counts } = ctx.requireReader().info();

@@ -13,6 +13,20 @@ import { round } from '../search/index.js';
 export const now = (): number => performance.now();
 export const ms = (from: number, to = now()): number => round(to - from, 3);
 
+/**
+ * The start every image route shares: the clock, a 503 first when the route needs the index, the
+ * stage timer, and the body read with a budget of `images` images.
+ *
+ * @example
+ * const { started, t, body } = await beginImageRequest(c, ctx, 1, { needsIndex: true });
+ */
+export async function beginImageRequest(c: Context, ctx: ApiContext, images: number, options: { needsIndex: boolean }): Promise<{ started: number; t: Timer; body: ParsedBody }> {
+  const started = now();
+  if (options.needsIndex) ctx.requireReader();
+  const t = timer(ctx);
+  return { started, t, body: await readBody(c, ctx, images) };
+}
+
 /** Reads and parses the body with a budget of `images` images. */
 export function readBody(c: Context, ctx: ApiContext, images: number): Promise<ParsedBody> {
   return parseBody(c.req.raw, requestLimit(images, ctx.config.maxImageBytes, ctx.config.maxRequestBytes));

@@ -22,8 +22,8 @@ import {
   VerifyResponseSchema,
 } from '../schemas/index.js';
 import { requestThreshold, round, searchResult, similarity } from '../search/index.js';
-import { binary, errorResponses, jsonBody, multipartFiles, security, serveRoute } from './define.js';
-import { bodyImages, decodeAll, decodeEach, formFields, jsonWithTiming, now, readBody, timer, timings } from './pipeline.js';
+import { binary, errorResponses, jsonBody, multipartFiles, serveRoute, okJson, keyed } from './define.js';
+import { beginImageRequest, bodyImages, decodeAll, decodeEach, formFields, jsonWithTiming, now, timings } from './pipeline.js';
 
 /** A body holding one image: multipart, raw or base64 JSON (documented; the handler validates it, see define.ts). */
 const imageBody = (json: { schema: { $ref: string } }, description: string) => ({
@@ -71,19 +71,15 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'post',
     path: '/v1/search',
     summary: 'Who is in this image? The nearest gallery identities (or images) and a match / unknown decision',
-    security,
-    middleware: [read] as const,
+    ...keyed(read),
     request: { query: SearchOptionsSchema, body: imageBody(searchJson, 'The image: multipart field `image`, a raw body, or JSON with base64') },
-    responses: { 200: { description: 'Matches and decision', content: { 'application/json': { schema: SearchResponseSchema } } }, ...errorResponses },
+    responses: { 200: okJson('Matches and decision', SearchResponseSchema), ...errorResponses },
   });
   serveRoute(
     app,
     search,
     async (c) => {
-      const started = now();
-      ctx.requireReader();
-      const t = timer(ctx);
-      const body = await readBody(c, ctx, 1);
+      const { started, t, body } = await beginImageRequest(c, ctx, 1, { needsIndex: true });
       const json = body.kind === 'json' ? validate(SearchJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
       const options = searchOptions(c.req.query(), json ?? (body.kind === 'form' ? formFields(body.form, ['k', 'threshold', 'level']) : {}), ctx.config.defaultK);
       const [bytes] = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
@@ -102,19 +98,15 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'post',
     path: '/v1/search/batch',
     summary: 'Search several images in one request (bounded by MAX_BATCH); one result or error per image',
-    security,
-    middleware: [read] as const,
+    ...keyed(read),
     request: { query: SearchOptionsSchema, body: { required: true, content: { 'application/json': jsonBody(app, 'SearchBatchBody', SearchBatchBodySchema) } } },
-    responses: { 200: { description: 'One result per image, in order', content: { 'application/json': { schema: SearchBatchResponseSchema } } }, ...errorResponses },
+    responses: { 200: okJson('One result per image, in order', SearchBatchResponseSchema), ...errorResponses },
   });
   serveRoute(
     app,
     batch,
     async (c) => {
-      const started = now();
-      ctx.requireReader();
-      const t = timer(ctx);
-      const body = await readBody(c, ctx, ctx.config.maxBatch);
+      const { started, t, body } = await beginImageRequest(c, ctx, ctx.config.maxBatch, { needsIndex: true });
       if (body.kind !== 'json') throw new ApiError('INVALID_BODY', 'send JSON { "images": ["<base64>", …] }');
       const json = validate(SearchBatchBodySchema, body.json, 'body', 'INVALID_BODY');
       const options = searchOptions(c.req.query(), json, ctx.config.defaultK);
@@ -143,8 +135,7 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'post',
     path: '/v1/verify',
     summary: 'Are these two images of the same identity? Distance, similarity and decision',
-    security,
-    middleware: [read] as const,
+    ...keyed(read),
     request: {
       query: VerifyOptionsSchema,
       body: {
@@ -155,15 +146,13 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         },
       },
     },
-    responses: { 200: { description: 'Comparison', content: { 'application/json': { schema: VerifyResponseSchema } } }, ...errorResponses },
+    responses: { 200: okJson('Comparison', VerifyResponseSchema), ...errorResponses },
   });
   serveRoute(
     app,
     verify,
     async (c) => {
-      const started = now();
-      const t = timer(ctx);
-      const body = await readBody(c, ctx, 2);
+      const { started, t, body } = await beginImageRequest(c, ctx, 2, { needsIndex: false });
       let pair: Uint8Array[];
       let fromBody: Record<string, unknown> = {};
       if (body.kind === 'json') {
@@ -200,18 +189,15 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     method: 'post',
     path: '/v1/embed',
     summary: "The image's embedding vector (as stored in the index)",
-    security,
-    middleware: [read] as const,
+    ...keyed(read),
     request: { body: imageBody(embedJson, 'The image: multipart field `image`, a raw body, or JSON with base64') },
-    responses: { 200: { description: 'The vector', content: { 'application/json': { schema: EmbedResponseSchema } } }, ...errorResponses },
+    responses: { 200: okJson('The vector', EmbedResponseSchema), ...errorResponses },
   });
   serveRoute(
     app,
     embed,
     async (c) => {
-      const started = now();
-      const t = timer(ctx);
-      const body = await readBody(c, ctx, 1);
+      const { started, t, body } = await beginImageRequest(c, ctx, 1, { needsIndex: false });
       const json = body.kind === 'json' ? validate(EmbedJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
       const images = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
       const inputs = await t.stage('decode', () => decodeAll(ctx, images));
