@@ -25,11 +25,12 @@ import type { CatalogueEntry } from './catalogue.js';
 import { IndexError, isIndexError } from './errors.js';
 import { catchUp } from './live.js';
 import { openSnapshot, type LiveSnapshot } from './live-snapshot.js';
-import { runIndex, type IndexRunOptions, type IndexRunSummary } from './reindex.js';
+import { definedOnly, runIndex, type IndexRunOptions, type IndexRunSummary } from './reindex.js';
 import { readCurrent } from './snapshot.js';
 import type { Expectation } from './snapshot-read.js';
 import type { GalleryStore } from './store.js';
-import type { EnrolImage, EnrolResult, GenerationInfo, ReloadOutcome, RefusedGeneration, StoreReader, StoreStatus, VectorStore } from './vector-store.js';
+import { imageId } from './ids.js';
+import type { EnrolImage, EnrolResult, GenerationInfo, ReindexOptions, ReloadOutcome, RefusedGeneration, StoreCapabilities, StoreReader, StoreStatus, VectorStore } from './vector-store.js';
 
 /** The logger calls this store makes (pino's shape). */
 export interface StoreLog {
@@ -57,6 +58,9 @@ export interface LocalStoreOptions {
   reindex?: Pick<IndexRunOptions, 'params' | 'keep' | 'maxDeletedFraction'>;
 }
 
+/** Searches run in this process: each sees the writes before it; other processes see them at their next swap. */
+const LOCAL_CAPABILITIES: StoreCapabilities = { readYourWrites: true, sharedWrites: false, ef: true, exact: false };
+
 /** A reader over one loaded snapshot: the instance a request took stays its instance. */
 function snapshotReader(snapshot: LiveSnapshot): StoreReader {
   return {
@@ -66,6 +70,8 @@ function snapshotReader(snapshot: LiveSnapshot): StoreReader {
       const m = snapshot.manifest;
       return {
         generation: s.version,
+        engine: 'hnswlib',
+        capabilities: LOCAL_CAPABILITIES,
         createdAt: m.createdAt,
         model: { id: m.model.id, weightsHash: m.model.weightsHash },
         dim: s.dim,
@@ -95,7 +101,9 @@ function snapshotReader(snapshot: LiveSnapshot): StoreReader {
  * const hits = await store.reader()?.search(vector, 5, { level: 'identity' });
  */
 export class LocalHnswStore implements VectorStore {
-  readonly capabilities = { readYourWrites: true, sharedWrites: false };
+  readonly engine = 'hnswlib' as const;
+  readonly capabilities = LOCAL_CAPABILITIES;
+  private started = false;
   private snapshot: LiveSnapshot | null = null;
   private served: StoreReader | null = null;
   private loadedAt: string | null = null;
@@ -147,6 +155,7 @@ export class LocalHnswStore implements VectorStore {
    * and starts watching for new ones.
    */
   async start(): Promise<ReloadOutcome> {
+    this.started = true;
     const outcome = await this.reload();
     this.startWatching();
     return outcome;
@@ -272,7 +281,8 @@ export class LocalHnswStore implements VectorStore {
         fresh.forEach((e, i) => vectors.set(vectorBySha.get(e.sha256) as Float32Array, i * snapshot.dim));
         snapshot.addLive(fresh.map(({ identity: id, origin, source, sha256, size }) => ({ identity: id, origin, source, sha256, size })), vectors);
       }
-      return { added: fresh.length, duplicates: images.length - fresh.length, images: snapshot.catalogue.count(identity), entries };
+      const ids = entries.map((e) => imageId(identity, e.sha256));
+      return { ids, added: fresh.length, duplicates: images.length - fresh.length, images: snapshot.catalogue.count(identity), entries };
     });
   }
 
@@ -296,23 +306,26 @@ export class LocalHnswStore implements VectorStore {
   }
 
   /**
-   * The nightly job: re-index (embedding only what changed), publish the new snapshot, then swap
-   * it in. One run at a time in this process; resolves null when another process holds the lock.
+   * The nightly job: re-index (embedding only what changed), publish the new snapshot, then (once
+   * started) swap it in. One run at a time in this process; resolves null when another process
+   * holds the lock.
    */
-  reindex(): Promise<IndexRunSummary | null> {
+  reindex(options: ReindexOptions = {}): Promise<IndexRunSummary | null> {
     this.reindexing ??= (async () => {
       const { log } = this.options;
       try {
         const summary = await runIndex({
           ...this.options.reindex,
+          mode: 'reindex',
+          onWarning: (m) => log.warn(m),
+          ...definedOnly(options),
+          params: { ...this.options.reindex?.params, ...options.params },
           indexDir: this.options.indexDir,
           store: this.options.gallery,
           embedder: this.options.embedder,
-          mode: 'reindex',
-          onWarning: (m) => log.warn(m),
         });
         log.info({ version: summary.version, mode: summary.mode, added: summary.added, removed: summary.removed, changed: summary.changed, seconds: summary.seconds }, 're-index done');
-        await this.reload();
+        if (this.started) await this.reload();
         return summary;
       } catch (error) {
         if (isIndexError(error, 'LOCKED')) {
