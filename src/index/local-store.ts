@@ -30,7 +30,8 @@ import { readCurrent } from './snapshot.js';
 import type { Expectation } from './snapshot-read.js';
 import type { GalleryStore } from './store.js';
 import { imageId } from './ids.js';
-import type { EnrolImage, EnrolResult, GenerationInfo, ReindexOptions, ReloadOutcome, RefusedGeneration, StoreCapabilities, StoreReader, StoreStatus, VectorStore } from './vector-store.js';
+import { ReloadTracker } from './reloads.js';
+import type { EnrolImage, EnrolResult, GenerationInfo, ReindexOptions, ReloadOutcome, StoreCapabilities, StoreReader, StoreStatus, VectorStore } from './vector-store.js';
 
 /** The logger calls this store makes (pino's shape). */
 export interface StoreLog {
@@ -106,24 +107,19 @@ export class LocalHnswStore implements VectorStore {
   private started = false;
   private snapshot: LiveSnapshot | null = null;
   private served: StoreReader | null = null;
-  private loadedAt: string | null = null;
-  private refused: RefusedGeneration | null = null;
-  private swaps = 0;
-  private reloadFailures = 0;
-  private lastCheckAt: string | null = null;
+  private readonly tracker: ReloadTracker;
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Serialises reloads (one open at a time). */
-  private reloads: Promise<unknown> = Promise.resolve();
   /** Serialises swaps, enrolments and deletions. */
   private mutations: Promise<unknown> = Promise.resolve();
   /** The running re-index of this process, if any (the index lock covers other processes). */
   private reindexing: Promise<IndexRunSummary | null> | null = null;
-  private readonly listeners = new Set<(outcome: ReloadOutcome, generation: string | null) => void>();
 
-  constructor(private readonly options: LocalStoreOptions) {}
+  constructor(private readonly options: LocalStoreOptions) {
+    this.tracker = new ReloadTracker(options.log);
+  }
 
   get gallery(): GalleryStore {
     return this.options.gallery;
@@ -134,20 +130,11 @@ export class LocalHnswStore implements VectorStore {
   }
 
   status(): StoreStatus {
-    return {
-      ready: this.snapshot !== null,
-      generation: this.snapshot?.version ?? null,
-      loadedAt: this.loadedAt,
-      refused: this.refused,
-      swaps: this.swaps,
-      reloadFailures: this.reloadFailures,
-      lastCheckAt: this.lastCheckAt,
-    };
+    return this.tracker.status(this.snapshot?.version ?? null);
   }
 
   onReload(listener: (outcome: ReloadOutcome, generation: string | null) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.tracker.onReload(listener);
   }
 
   /**
@@ -169,15 +156,12 @@ export class LocalHnswStore implements VectorStore {
    * await store.reload() // 'swapped' | 'unchanged' | 'refused' | 'no-index'
    */
   reload(options: { force?: boolean } = {}): Promise<ReloadOutcome> {
-    const run = this.reloads.then(() => this.reloadNow(options.force ?? false));
-    this.reloads = run.catch(() => undefined);
-    return run;
+    return this.tracker.serial(() => this.reloadNow(options.force ?? false));
   }
 
   private async reloadNow(force: boolean): Promise<ReloadOutcome> {
     if (this.closed) return 'unchanged';
     const { indexDir, log } = this.options;
-    this.lastCheckAt = new Date().toISOString();
     let version: string | null;
     try {
       version = await readCurrent(indexDir);
@@ -186,7 +170,7 @@ export class LocalHnswStore implements VectorStore {
     }
     if (version === null) return this.snapshot === null ? 'no-index' : 'unchanged';
     if (version === this.snapshot?.version && !force) return 'unchanged';
-    if (!force && version === this.refused?.generation) return 'refused';
+    if (!force && version === this.tracker.refused?.generation) return 'refused';
 
     let next: LiveSnapshot;
     try {
@@ -200,38 +184,19 @@ export class LocalHnswStore implements VectorStore {
         const previous = this.snapshot?.version ?? null;
         this.snapshot = next;
         this.served = snapshotReader(next);
-        this.loadedAt = new Date().toISOString();
-        this.swaps++;
-        if (this.refused && this.refused.generation !== version) this.refused = null;
         const s = next.stats();
         log.info({ version, previous, images: s.images, identities: s.identities, liveAdded: s.liveAdded, liveDeleted: s.liveDeleted }, 'index snapshot swapped in');
       });
     } catch (error) {
       return this.refuse(version, error);
     }
-    this.emit('swapped', version);
-    return 'swapped';
+    return this.tracker.swapped(version);
   }
 
   private refuse(version: string, error: unknown): ReloadOutcome {
     const code = error instanceof IndexError ? error.code : ((error as { code?: string }).code ?? 'ERROR');
     const message = error instanceof Error ? error.message : String(error);
-    this.refused = { generation: version, code: String(code), message, at: new Date().toISOString() };
-    this.reloadFailures++;
-    const serving = this.snapshot?.version ?? null;
-    this.options.log.error({ version, code, err: message, serving }, serving ? 'index snapshot refused; the previous one keeps serving' : 'index snapshot refused; nothing is serving');
-    this.emit('refused', version);
-    return 'refused';
-  }
-
-  private emit(outcome: ReloadOutcome, version: string | null): void {
-    for (const l of this.listeners) {
-      try {
-        l(outcome, version);
-      } catch {
-        /* a listener's failure is not the store's */
-      }
-    }
+    return this.tracker.refuse(version, String(code), message, this.snapshot?.version ?? null);
   }
 
   private startWatching(): void {
@@ -329,7 +294,7 @@ export class LocalHnswStore implements VectorStore {
         return summary;
       } catch (error) {
         if (isIndexError(error, 'LOCKED')) {
-          log.warn('re-index skipped: another run holds the index lock');
+          log.warn({ code: 'LOCKED', err: error.message }, 're-index skipped: another run holds the index lock');
           return null;
         }
         log.error({ err: (error as Error).message }, 're-index failed; the current snapshot keeps serving');
@@ -360,7 +325,7 @@ export class LocalHnswStore implements VectorStore {
     if (this.poller) clearInterval(this.poller);
     if (this.debounce) clearTimeout(this.debounce);
     await this.reindexing?.catch(() => undefined);
-    await this.reloads.catch(() => undefined);
+    await this.tracker.settled();
     await this.mutations.catch(() => undefined);
   }
 }
