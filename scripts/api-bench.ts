@@ -190,7 +190,8 @@ async function prepareIndex(o: ApiBenchOptions, modelDir: string, gallery: strin
   }
 }
 
-async function writeServerConfig(work: string, vars: Record<string, string>): Promise<string> {
+/** A wrangler.toml serving functions/worker.ts with `vars` (and .dev.vars with the benchmark's read key), in `<work>/server`. */
+export async function writeServerConfig(work: string, vars: Record<string, string>): Promise<string> {
   const dir = join(work, 'server');
   await mkdir(dir, { recursive: true });
   const toml = [

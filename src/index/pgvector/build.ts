@@ -128,6 +128,8 @@ export async function loadRows(
     );
     options.onProgress?.(Math.min(i + LOAD_BATCH, rows.length), rows.length);
   }
+  // Labels given here must never be handed out again by the sequence.
+  if (options.labels) await query(pool, `SELECT setval('${n.labels}', greatest((SELECT last_value FROM ${n.labels}), (SELECT coalesce(max(label), 0) FROM ${to.tab})))`);
 }
 
 /**
