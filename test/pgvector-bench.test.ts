@@ -28,6 +28,11 @@ describe('store benchmark (smoke)', () => {
     }
     expect(set.runs[1].exact?.recall).toBe(1);
     expect(r.http?.load.map((l) => [l.store, l.failed])).toEqual([['local', 0], ['pgvector', 0]]);
+    expect(r.http?.publish.map((p) => [p.store, p.what])).toEqual([
+      ['local', 're-index (build + publish)'],
+      ['pgvector', 're-index (build + publish)'],
+      ['pgvector', 'publish only (generation built beforehand)'],
+    ]);
     for (const p of r.http?.publish ?? []) {
       expect(p.failed).toBe(0);
       expect(p.after).not.toBe(p.before);

@@ -174,7 +174,8 @@ export async function runVectorBench(set: VectorSet, o: VectorBenchOptions): Pro
       await store.start();
       const coldStartMs = performance.now() - started;
       const reader = store.reader() as StoreReader;
-      await measure(reader, set, o.k, { ef: o.efs[0] }, 20); // warm-up
+      // Warm-up: one pass over every query at the largest ef, so both stores start with their pages in memory.
+      await measure(reader, set, o.k, { ef: Math.max(...o.efs) });
       const rows: EngineRun['rows'] = [];
       for (const ef of o.efs) {
         const { labels, qps } = await measure(reader, set, o.k, { ef });

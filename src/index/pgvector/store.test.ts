@@ -4,13 +4,16 @@
  * generation, the re-index (what it embeds, what it keeps, its lease), and the same answers
  * as the local store.
  */
+import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixture, testStore, type Fixture } from '../../../test/fixtures/api.js';
 import { syntheticPng, writeTinyModel } from '../../../test/fixtures/gallery.js';
 import { openEmbedder, type Embedder } from '../../embedding/index.js';
+import { toApiError } from '../../api/errors/index.js';
 import { isIndexError } from '../errors.js';
 import { exactSearch, recallAtK } from '../exact.js';
 import { imageId } from '../ids.js';
@@ -22,6 +25,8 @@ import { readServing, releaseLease, takeLease } from './generations.js';
 import { PgvectorStore } from './store.js';
 
 const log = pino({ level: 'silent' });
+const run = promisify(execFile);
+const repo = resolve(import.meta.dirname, '../../..');
 let embedder: Embedder;
 const fixtures: Fixture[] = [];
 const stores: { close(): Promise<void> }[] = [];
@@ -240,5 +245,54 @@ describe('same answers as the local store', () => {
     expect(sameTop).toBe(60);
     expect(recallAtK(found.local, truth, 10)).toBeGreaterThanOrEqual(0.99);
     expect(recallAtK(found.pg, truth, 10)).toBeGreaterThanOrEqual(0.99);
+  });
+});
+
+describe('an unreachable database', () => {
+  it('fails with UNAVAILABLE (the API answers 503 NOT_READY), quickly and without crashing', async () => {
+    const { recipe } = embedder;
+    const store = new PgvectorStore({
+      pool: { url: 'postgresql://postgres:postgres@127.0.0.1:1/postgres?sslmode=disable', connectTimeoutMs: 1000 },
+      expect: { dim: recipe.dim, metric: recipe.metric },
+      gallery: new GalleryStore(fixtures[0].galleryDir),
+      embedder,
+      log,
+      pollMs: 0,
+    });
+    stores.push(store);
+    const started = performance.now();
+    const err = await store.start().catch((e: unknown) => e);
+    expect(isIndexError(err, 'UNAVAILABLE')).toBe(true);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(toApiError(err)).toMatchObject({ status: 503, code: 'NOT_READY' });
+  });
+});
+
+describe('npm run index / reindex with VECTOR_STORE=pgvector', () => {
+  it('builds and re-indexes into Postgres, prints one summary line, and exits 75 while another run holds the lease', async () => {
+    const fx = await createFixture({ identities: 2, perIdentity: 2, index: false, store: await testStore('pgvector') });
+    fixtures.push(fx);
+    const env = { ...process.env, VECTOR_STORE: 'pgvector', DATABASE_URL: fx.store.databaseUrl, PG_SCHEMA: fx.store.schema };
+    const args = ['--model', fx.modelDir, '--gallery', fx.galleryDir, '--workers', '0', '--backend', 'wasm', '--no-progress'];
+    const cli = (script: string) =>
+      run(join(repo, 'node_modules/.bin/tsx'), [join(repo, `src/cli/${script}.ts`), ...args], { env }).then(
+        (r) => ({ code: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const built = await cli('index');
+    expect(built).toMatchObject({ code: 0, stderr: '' });
+    expect(built.stdout.trim().split('\n')).toHaveLength(1);
+    expect(built.stdout).toMatch(/^g000001-\d{8}T\d{6}Z: 4 images of 2 identities/);
+    const a = await instance(fx);
+    expect(await a.start()).toBe('swapped');
+    expect(await takeLease(a.pool, a.names, 'cron elsewhere', 60)).toBe(true);
+    try {
+      const blocked = await cli('reindex');
+      expect(blocked.code).toBe(75);
+      expect(blocked.stderr).toMatch(/error \[LOCKED\]: another index run holds the lease/);
+    } finally {
+      await releaseLease(a.pool, a.names, 'cron elsewhere');
+    }
+    expect((await cli('reindex')).stdout).toMatch(/^g000002-.*: 4 images of 2 identities.*0 embedded/);
   });
 });
