@@ -1,13 +1,29 @@
 import { defineConfig } from 'vitest/config';
 
+/** Tests that need a Postgres server (the `pgvector` project starts one). */
+const PG_ONLY = ['src/index/pgvector/**/*.test.ts', 'test/pgvector-*.test.ts'];
+/** The API suite, run once more against the pgvector store (fixtures read TWINSEARCH_TEST_STORE). */
+const API_SUITE = ['src/api/app.test.ts', 'test/api-node.test.ts', 'test/api-functions.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // tfjs keeps one global engine per process: isolate test files in forks.
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: more workers only fight over them.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'local', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], exclude: PG_ONLY } },
+      {
+        extends: true,
+        test: {
+          name: 'pgvector',
+          include: [...PG_ONLY, ...API_SUITE],
+          env: { TWINSEARCH_TEST_STORE: 'pgvector' },
+          globalSetup: ['test/fixtures/pglite-setup.ts'],
+        },
+      },
+    ],
   },
 });

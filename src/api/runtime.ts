@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { createEmbedder, pendingRunner, recipeFromCard, startRunner, type Embedder } from '../embedding/index.js';
 import type { ModelCard } from '../model/card.js';
 import { readModelCard } from '../model/io.js';
-import { LocalHnswStore } from '../index/local-store.js';
+import { openStore } from '../index/open-store.js';
 import type { IndexRunSummary } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
 import type { VectorStore } from '../index/vector-store.js';
@@ -83,8 +83,12 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
   const started = startRunner(config.modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
   started.catch(() => undefined); // awaited below
   const embedder = createEmbedder(recipeFromCard(card), pendingRunner(started, Math.max(1, config.embedWorkers)), { maxBatch: config.embedBatch, chunkSize: SERVER_CHUNK });
-  const store = new LocalHnswStore({
+  const store = openStore({
+    kind: config.vectorStore,
     indexDir: config.indexDir,
+    databaseUrl: config.databaseUrl,
+    schema: config.pgSchema,
+    poolMax: config.pgPoolMax,
     expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: card.weights.sha256 },
     ef: config.indexEf,
     gallery: new GalleryStore(config.galleryDir, { storeDir: config.storeDir }),
@@ -92,11 +96,14 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
     log,
     pollMs: config.reloadPollMs,
     watch: config.watchIndex,
-    buildCommand: `npm run index -- --model ${config.modelDir} --gallery ${config.galleryDir} --out ${config.indexDir}`,
+    buildCommand:
+      config.vectorStore === 'local'
+        ? `npm run index -- --model ${config.modelDir} --gallery ${config.galleryDir} --out ${config.indexDir}`
+        : `npm run index -- --model ${config.modelDir} --gallery ${config.galleryDir} --vector-store pgvector`,
   });
   try {
     const [outcome] = await Promise.all([store.start(), started]);
-    if (outcome === 'no-index') log.warn({ indexDir: config.indexDir, fix: store.status().problem?.fix }, 'no index yet: /readyz answers 503 until one is built');
+    if (outcome === 'no-index') log.warn({ store: config.vectorStore, indexDir: config.vectorStore === 'local' ? config.indexDir : undefined, fix: store.status().problem?.fix }, 'no index yet: /readyz answers 503 until one is built');
   } catch (error) {
     await store.close().catch(() => undefined);
     await embedder.close().catch(() => undefined);

@@ -15,7 +15,9 @@ import { DEFAULT_HNSW_PARAMS } from '../index/hnsw.js';
 import { openEmbedder, type Embedder } from '../embedding/index.js';
 import { DEFAULT_MAX_DELETED_FRACTION } from '../index/plan.js';
 import { createProgress } from '../index/progress.js';
-import { DEFAULT_KEEP, formatSummary, runIndex } from '../index/reindex.js';
+import { DEFAULT_KEEP, formatSummary } from '../index/reindex.js';
+import { openStore, STORE_KINDS, type StoreKind } from '../index/open-store.js';
+import type { StoreLog } from '../index/local-store.js';
 import { GalleryStore } from '../index/store.js';
 import { defaultIndexDir } from '../api/config/index.js';
 import { DEFAULT_LIMIT_INPUT_PIXELS, type PreprocessOptions } from '../data/preprocess.js';
@@ -28,6 +30,9 @@ interface Flags {
   out?: string;
   force?: boolean;
   store?: string;
+  vectorStore: StoreKind;
+  databaseUrl?: string;
+  pgSchema?: string;
   workers: number;
   batchSize: number;
   m?: number;
@@ -63,6 +68,9 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
     .requiredOption('--gallery <dir>', 'gallery folder: one subfolder of images per identity')
     .option('--out <dir>', 'index folder (snapshots + CURRENT); default index/<model folder name>, the folder the server reads for that model')
     .option('--store <dir>', 'gallery store (API enrolments and deletions); default <gallery>/.twinsearch')
+    .addOption(new Option('--vector-store <kind>', 'where the vectors live: local snapshots in --out, or Postgres + pgvector').choices(STORE_KINDS).env('VECTOR_STORE').default('local'))
+    .addOption(new Option('--database-url <url>', 'pgvector: postgres://user:password@host:5432/database').env('DATABASE_URL'))
+    .addOption(new Option('--pg-schema <name>', 'pgvector: the Postgres schema of the store (default twinsearch)').env('PG_SCHEMA'))
     .option('--workers <n>', 'embedding worker threads (0 = main thread)', parseNonNegativeInteger, defaultWorkers())
     .option('--batch-size <n>', 'images per forward pass', parsePositiveInteger, 64)
     .option('--m <n>', `HNSW graph degree M (default: previous snapshot's, else ${DEFAULT_HNSW_PARAMS.M})`, parsePositiveInteger)
@@ -85,6 +93,7 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
 async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
   const progress = createProgress(flags.progress && Boolean(process.stderr.isTTY));
   let embedder: Embedder | undefined;
+  let close: (() => Promise<void>) | undefined;
   try {
     // The embedder decodes the gallery's images with this limit.
     const decode: PreprocessOptions = flags.maxInputPixels ? { limitInputPixels: flags.maxInputPixels } : {};
@@ -94,19 +103,40 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
       backend: parseBackendPreference(flags.backend),
       ...decode,
     });
-    const summary = await runIndex({
+    // The store reports a held lock by resolving null; its message comes through the log.
+    let locked = 'another run holds the index lock';
+    const log: StoreLog = {
+      info: () => undefined,
+      warn: (fields, message) => {
+        if (typeof fields === 'object' && (fields as { code?: string }).code === 'LOCKED') locked = String((fields as { err?: string }).err ?? message);
+      },
+      error: () => undefined,
+    };
+    const { recipe } = embedder;
+    const store = openStore({
+      kind: flags.vectorStore,
       indexDir: resolve(flags.out ?? defaultIndexDir(flags.model)),
-      store: new GalleryStore(flags.gallery, { storeDir: flags.store }),
+      databaseUrl: flags.databaseUrl,
+      schema: flags.pgSchema,
+      poolMax: 2,
+      gallery: new GalleryStore(flags.gallery, { storeDir: flags.store }),
+      expect: { dim: recipe.dim, metric: recipe.metric },
       embedder,
+      log,
+      pollMs: 0,
+      watch: false,
+      reindex: { keep: flags.keep, maxDeletedFraction: flags.maxDeleted },
+    });
+    close = () => store.close();
+    const summary = await store.reindex({
       mode,
       params: { M: flags.m, efConstruction: flags.efConstruction, ef: flags.ef, randomSeed: flags.seed },
       rebuild: flags.rebuild,
-      maxDeletedFraction: flags.maxDeleted,
-      keep: flags.keep,
       replaceModel: flags.force,
       onProgress: progress.onProgress,
       onWarning: progress.warn,
     });
+    if (summary === null) throw new IndexError('LOCKED', locked);
     progress.stop();
     process.stdout.write(`${formatSummary(summary)}\n`);
     return 0;
@@ -121,6 +151,7 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
     if (process.env.TWINSEARCH_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
     return error instanceof IndexError && error.code === 'LOCKED' ? EXIT_LOCKED : 1;
   } finally {
+    await close?.().catch(() => undefined);
     await embedder?.close().catch(() => undefined);
   }
 }

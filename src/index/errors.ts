@@ -25,7 +25,11 @@ export type IndexErrorCode =
   /** The gallery store's journal or blobs are unusable. */
   | 'STORE'
   /** A caller passed an invalid argument (wrong vector length, bad k, unknown identity name). */
-  | 'BAD_ARGUMENT';
+  | 'BAD_ARGUMENT'
+  /** The engine holding the vectors (Postgres) cannot be reached, or timed out. */
+  | 'UNAVAILABLE'
+  /** The engine refused to set up the store (no pgvector, no permission to create its schema). */
+  | 'SETUP';
 
 /**
  * @example

@@ -23,6 +23,10 @@ export type SearchLevel = 'image' | 'identity';
 export interface SearchOptions {
   /** `image` (default): the k nearest images. `identity`: the k nearest identities, each with its best image. */
   level?: SearchLevel;
+  /** Candidate list size for this query (recall against speed); default the store's. */
+  ef?: number;
+  /** A full scan instead of the graph, where the store has one (`capabilities.exact`). */
+  exact?: boolean;
 }
 
 export interface SearchHit {
@@ -56,7 +60,19 @@ export interface SnapshotStats {
 }
 
 /** Overfetch factor for identity-level search (grows until k identities are found). */
-const IDENTITY_OVERFETCH = 4;
+export const IDENTITY_OVERFETCH = 4;
+
+/**
+ * The first (nearest) hit of each identity, in order: identity-level results from image-level ones.
+ *
+ * @example
+ * bestPerIdentity([{ identity: 'a', distance: 0.1, … }, { identity: 'a', distance: 0.2, … }, { identity: 'b', … }]) // [a 0.1, b]
+ */
+export function bestPerIdentity(hits: readonly SearchHit[]): SearchHit[] {
+  const best = new Map<string, SearchHit>();
+  for (const h of hits) if (!best.has(h.identity)) best.set(h.identity, h);
+  return [...best.values()];
+}
 
 /**
  * A verified snapshot loaded for search. Not safe to use from two threads; `addLive` and
@@ -119,14 +135,25 @@ export class LiveSnapshot {
    */
   search(vector: Float32Array | readonly number[], k: number, options: SearchOptions = {}): SearchHit[] {
     if (!Number.isInteger(k) || k < 1) throw new IndexError('BAD_ARGUMENT', `k must be a positive integer, got ${k}`);
+    if (options.exact) throw new IndexError('BAD_ARGUMENT', 'the local HNSW store has no exact search');
     const query = this.prepare(vector);
-    if ((options.level ?? 'image') === 'image') return this.nearest(query, k);
+    if (options.ef === undefined) return this.searchPrepared(query, k, options.level ?? 'image');
+    // hnswlib's ef is per instance; searches are synchronous, so setting it around one cannot leak into another.
+    const previous = this.index.getEf();
+    this.setEf(options.ef);
+    try {
+      return this.searchPrepared(query, k, options.level ?? 'image');
+    } finally {
+      this.index.setEf(previous);
+    }
+  }
+
+  private searchPrepared(query: Float32Array, k: number, level: SearchLevel): SearchHit[] {
+    if (level === 'image') return this.nearest(query, k);
     const wantIdentities = Math.min(k, this.catalogue.identities);
     for (let fetch = k * IDENTITY_OVERFETCH; ; fetch *= 2) {
-      const hits = this.nearest(query, fetch);
-      const best = new Map<string, SearchHit>();
-      for (const h of hits) if (!best.has(h.identity)) best.set(h.identity, h);
-      if (best.size >= wantIdentities || fetch >= this.catalogue.images) return [...best.values()].slice(0, k);
+      const best = bestPerIdentity(this.nearest(query, fetch));
+      if (best.length >= wantIdentities || fetch >= this.catalogue.images) return best.slice(0, k);
     }
   }
 

@@ -25,11 +25,13 @@ import type { CatalogueEntry } from './catalogue.js';
 import { IndexError, isIndexError } from './errors.js';
 import { catchUp } from './live.js';
 import { openSnapshot, type LiveSnapshot } from './live-snapshot.js';
-import { runIndex, type IndexRunOptions, type IndexRunSummary } from './reindex.js';
+import { definedOnly, runIndex, type IndexRunOptions, type IndexRunSummary } from './reindex.js';
 import { readCurrent } from './snapshot.js';
 import type { Expectation } from './snapshot-read.js';
 import type { GalleryStore } from './store.js';
-import type { EnrolImage, EnrolResult, GenerationInfo, ReloadOutcome, RefusedGeneration, StoreReader, StoreStatus, VectorStore } from './vector-store.js';
+import { imageId } from './ids.js';
+import { ReloadTracker } from './reloads.js';
+import type { EnrolImage, EnrolResult, GenerationInfo, ReindexOptions, ReloadOutcome, StoreCapabilities, StoreReader, StoreStatus, VectorStore } from './vector-store.js';
 
 /** The logger calls this store makes (pino's shape). */
 export interface StoreLog {
@@ -59,6 +61,9 @@ export interface LocalStoreOptions {
   reindex?: Pick<IndexRunOptions, 'params' | 'keep' | 'maxDeletedFraction'>;
 }
 
+/** Searches run in this process: each sees the writes before it; other processes see them at their next swap. */
+const LOCAL_CAPABILITIES: StoreCapabilities = { readYourWrites: true, sharedWrites: false, ef: true, exact: false };
+
 /** A reader over one loaded snapshot: the instance a request took stays its instance. */
 function snapshotReader(snapshot: LiveSnapshot): StoreReader {
   return {
@@ -68,6 +73,8 @@ function snapshotReader(snapshot: LiveSnapshot): StoreReader {
       const m = snapshot.manifest;
       return {
         generation: s.version,
+        engine: 'hnswlib',
+        capabilities: LOCAL_CAPABILITIES,
         createdAt: m.createdAt,
         model: { id: m.model.id, weightsHash: m.model.weightsHash },
         dim: s.dim,
@@ -97,29 +104,24 @@ function snapshotReader(snapshot: LiveSnapshot): StoreReader {
  * const hits = await store.reader()?.search(vector, 5, { level: 'identity' });
  */
 export class LocalHnswStore implements VectorStore {
-  readonly capabilities = { readYourWrites: true, sharedWrites: false };
+  readonly engine = 'hnswlib' as const;
+  readonly capabilities = LOCAL_CAPABILITIES;
+  private started = false;
   private snapshot: LiveSnapshot | null = null;
   private served: StoreReader | null = null;
-  private loadedAt: string | null = null;
-  private refused: RefusedGeneration | null = null;
-  private swaps = 0;
-  private reloadFailures = 0;
-  private lastCheckAt: string | null = null;
-  /** CURRENT was missing at the last check. */
-  private noIndex = false;
+  private readonly tracker: ReloadTracker;
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Serialises reloads (one open at a time). */
-  private reloads: Promise<unknown> = Promise.resolve();
   /** Serialises swaps, enrolments and deletions. */
   private mutations: Promise<unknown> = Promise.resolve();
   /** The running re-index of this process, if any (the index lock covers other processes). */
   private reindexing: Promise<IndexRunSummary | null> | null = null;
-  private readonly listeners = new Set<(outcome: ReloadOutcome, generation: string | null) => void>();
 
-  constructor(private readonly options: LocalStoreOptions) {}
+  constructor(private readonly options: LocalStoreOptions) {
+    this.tracker = new ReloadTracker(options.log, { where: options.indexDir, expectedModel: options.expect.modelId, buildCommand: options.buildCommand });
+  }
 
   get gallery(): GalleryStore {
     return this.options.gallery;
@@ -130,40 +132,11 @@ export class LocalHnswStore implements VectorStore {
   }
 
   status(): StoreStatus {
-    return {
-      problem: this.problem(),
-      ready: this.snapshot !== null,
-      generation: this.snapshot?.version ?? null,
-      loadedAt: this.loadedAt,
-      refused: this.refused,
-      swaps: this.swaps,
-      reloadFailures: this.reloadFailures,
-      lastCheckAt: this.lastCheckAt,
-    };
-  }
-
-  private problem(): StoreStatus['problem'] {
-    const fix = this.options.buildCommand;
-    if (this.refused) {
-      const { builtWith, generation } = this.refused;
-      const what = builtWith
-        ? `${this.options.indexDir} holds the index of model ${builtWith} (snapshot ${generation}), not of this server's model ${this.options.expect.modelId ?? ''}`.trimEnd()
-        : this.refused.message;
-      return {
-        code: builtWith ? 'OTHER_MODEL' : 'REFUSED',
-        message: this.snapshot ? `${what}; snapshot ${this.snapshot.version} keeps serving` : what,
-        ...(fix ? { fix } : {}),
-      };
-    }
-    if (!this.snapshot && this.noIndex) {
-      return { code: 'NO_INDEX', message: `no index has been built in ${this.options.indexDir} yet`, ...(fix ? { fix } : {}) };
-    }
-    return null;
+    return this.tracker.status(this.snapshot?.version ?? null);
   }
 
   onReload(listener: (outcome: ReloadOutcome, generation: string | null) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.tracker.onReload(listener);
   }
 
   /**
@@ -171,6 +144,7 @@ export class LocalHnswStore implements VectorStore {
    * and starts watching for new ones.
    */
   async start(): Promise<ReloadOutcome> {
+    this.started = true;
     const outcome = await this.reload();
     this.startWatching();
     return outcome;
@@ -184,25 +158,22 @@ export class LocalHnswStore implements VectorStore {
    * await store.reload() // 'swapped' | 'unchanged' | 'refused' | 'no-index'
    */
   reload(options: { force?: boolean } = {}): Promise<ReloadOutcome> {
-    const run = this.reloads.then(() => this.reloadNow(options.force ?? false));
-    this.reloads = run.catch(() => undefined);
-    return run;
+    return this.tracker.serial(() => this.reloadNow(options.force ?? false));
   }
 
   private async reloadNow(force: boolean): Promise<ReloadOutcome> {
     if (this.closed) return 'unchanged';
     const { indexDir, log } = this.options;
-    this.lastCheckAt = new Date().toISOString();
     let version: string | null;
     try {
       version = await readCurrent(indexDir);
     } catch (error) {
       return this.refuse('(CURRENT)', error);
     }
-    this.noIndex = version === null;
+    this.tracker.noIndex = version === null;
     if (version === null) return this.snapshot === null ? 'no-index' : 'unchanged';
     if (version === this.snapshot?.version && !force) return 'unchanged';
-    if (!force && version === this.refused?.generation) return 'refused';
+    if (!force && version === this.tracker.refused?.generation) return 'refused';
 
     let next: LiveSnapshot;
     try {
@@ -216,40 +187,20 @@ export class LocalHnswStore implements VectorStore {
         const previous = this.snapshot?.version ?? null;
         this.snapshot = next;
         this.served = snapshotReader(next);
-        this.loadedAt = new Date().toISOString();
-        this.swaps++;
-        if (this.refused && this.refused.generation !== version) this.refused = null;
         const s = next.stats();
         log.info({ version, previous, images: s.images, identities: s.identities, liveAdded: s.liveAdded, liveDeleted: s.liveDeleted }, 'index snapshot swapped in');
       });
     } catch (error) {
       return this.refuse(version, error);
     }
-    this.emit('swapped', version);
-    return 'swapped';
+    return this.tracker.swapped(version);
   }
 
   private refuse(version: string, error: unknown): ReloadOutcome {
     const code = error instanceof IndexError ? error.code : ((error as { code?: string }).code ?? 'ERROR');
     const message = error instanceof Error ? error.message : String(error);
     const builtWith = error instanceof IndexError ? error.builtWith : undefined;
-    this.refused = { generation: version, code: String(code), message, at: new Date().toISOString(), ...(builtWith ? { builtWith } : {}) };
-    this.reloadFailures++;
-    const serving = this.snapshot?.version ?? null;
-    const fix = this.options.buildCommand;
-    this.options.log.error({ version, code, err: message, serving, ...(fix ? { fix } : {}) }, serving ? 'index snapshot refused; the previous one keeps serving' : 'index snapshot refused; nothing is serving');
-    this.emit('refused', version);
-    return 'refused';
-  }
-
-  private emit(outcome: ReloadOutcome, version: string | null): void {
-    for (const l of this.listeners) {
-      try {
-        l(outcome, version);
-      } catch {
-        /* a listener's failure is not the store's */
-      }
-    }
+    return this.tracker.refuse(version, String(code), message, this.snapshot?.version ?? null, builtWith);
   }
 
   private startWatching(): void {
@@ -299,7 +250,8 @@ export class LocalHnswStore implements VectorStore {
         fresh.forEach((e, i) => vectors.set(vectorBySha.get(e.sha256) as Float32Array, i * snapshot.dim));
         snapshot.addLive(fresh.map(({ identity: id, origin, source, sha256, size }) => ({ identity: id, origin, source, sha256, size })), vectors);
       }
-      return { added: fresh.length, duplicates: images.length - fresh.length, images: snapshot.catalogue.count(identity), entries };
+      const ids = entries.map((e) => imageId(identity, e.sha256));
+      return { ids, added: fresh.length, duplicates: images.length - fresh.length, images: snapshot.catalogue.count(identity), entries };
     });
   }
 
@@ -323,27 +275,30 @@ export class LocalHnswStore implements VectorStore {
   }
 
   /**
-   * The nightly job: re-index (embedding only what changed), publish the new snapshot, then swap
-   * it in. One run at a time in this process; resolves null when another process holds the lock.
+   * The nightly job: re-index (embedding only what changed), publish the new snapshot, then (once
+   * started) swap it in. One run at a time in this process; resolves null when another process
+   * holds the lock.
    */
-  reindex(): Promise<IndexRunSummary | null> {
+  reindex(options: ReindexOptions = {}): Promise<IndexRunSummary | null> {
     this.reindexing ??= (async () => {
       const { log } = this.options;
       try {
         const summary = await runIndex({
           ...this.options.reindex,
+          mode: 'reindex',
+          onWarning: (m) => log.warn(m),
+          ...definedOnly(options),
+          params: { ...this.options.reindex?.params, ...options.params },
           indexDir: this.options.indexDir,
           store: this.options.gallery,
           embedder: this.options.embedder,
-          mode: 'reindex',
-          onWarning: (m) => log.warn(m),
         });
         log.info({ version: summary.version, mode: summary.mode, added: summary.added, removed: summary.removed, changed: summary.changed, seconds: summary.seconds }, 're-index done');
-        await this.reload();
+        if (this.started) await this.reload();
         return summary;
       } catch (error) {
         if (isIndexError(error, 'LOCKED')) {
-          log.warn('re-index skipped: another run holds the index lock');
+          log.warn({ code: 'LOCKED', err: error.message }, 're-index skipped: another run holds the index lock');
           return null;
         }
         log.error({ err: (error as Error).message }, 're-index failed; the current snapshot keeps serving');
@@ -374,7 +329,7 @@ export class LocalHnswStore implements VectorStore {
     if (this.poller) clearInterval(this.poller);
     if (this.debounce) clearTimeout(this.debounce);
     await this.reindexing?.catch(() => undefined);
-    await this.reloads.catch(() => undefined);
+    await this.tracker.settled();
     await this.mutations.catch(() => undefined);
   }
 }

@@ -205,36 +205,21 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
     const { index, deletedLabels } = await buildGraph(plan, previous, vectors, dim, params, (d, t) => progress('graph', d, t));
     const t3 = performance.now();
 
-    const version = await allocateVersion(indexDir, options.now?.() ?? new Date());
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      version,
+    progress('write', 0, 1);
+    const { manifest } = await publishSnapshot(indexDir, {
+      index,
+      vectors,
+      model,
+      params,
       parent,
-      createdAt: (options.now?.() ?? new Date()).toISOString(),
-      model: { id: model.id, weightsHash: model.weightsHash },
-      dim,
-      metric: model.metric,
-      normalized: model.normalized,
-      space: 'l2',
-      hnsw: { ...params, maxElements: index.getMaxElements(), points: index.getCurrentCount(), nextLabel: plan.nextLabel, deletedLabels },
-      counts: { images: plan.entries.length, identities: identitiesOf(plan.entries.map((p) => p.entry)), deleted: deletedLabels.length },
-      build: { mode: plan.mode, reason: plan.reason, ...plan.counts, seconds: 0 },
+      deletedLabels,
+      nextLabel: plan.nextLabel,
+      build: { mode: plan.mode, reason: plan.reason, ...plan.counts, seconds: round3((performance.now() - started) / 1000) },
       gallery: { root: options.store.root, store: options.store.dir, journalSeq: listing.journalSeq },
       entries: plan.entries.map((p) => ({ label: p.label, identity: p.entry.identity, origin: p.entry.origin, source: p.entry.source, sha256: p.entry.sha256, size: p.entry.size })),
-    };
-    manifest.build.seconds = round3((performance.now() - started) / 1000);
-
-    progress('write', 0, 1);
-    await writeSnapshot(indexDir, version, {
-      async write(dir) {
-        // This instance was made by this job and nothing else touches it while it is written.
-        await index.writeIndex(join(dir, HNSW_FILE));
-        await writeFile(join(dir, VECTORS_FILE), vectorsToBytes(vectors));
-        await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest)}\n`);
-        return [HNSW_FILE, VECTORS_FILE, MANIFEST_FILE];
-      },
+      now: options.now,
     });
-    await switchCurrent(indexDir, version);
+    const version = manifest.version;
     progress('write', 1, 1);
     const { removed: pruned } = await pruneSnapshots(indexDir, options.keep ?? DEFAULT_KEEP);
     const t4 = performance.now();
@@ -260,11 +245,68 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/** What a snapshot holds: the graph, its vectors (row i = entry i) and how it was built. */
+export interface SnapshotContents {
+  index: Hnsw;
+  vectors: Float32Array;
+  model: { id: string; weightsHash: string; dim: number; metric: Manifest['metric']; normalized: boolean };
+  params: HnswParams;
+  parent: string | null;
+  /** Labels marked deleted in the graph, and the next label to hand out. */
+  deletedLabels: number[];
+  nextLabel: number;
+  build: Manifest['build'];
+  gallery: Manifest['gallery'];
+  entries: Manifest['entries'];
+  now?: () => Date;
+}
+
+/**
+ * Writes a new snapshot of `contents` beside the current one, then switches CURRENT to it (each
+ * step atomic: a crash leaves CURRENT on a complete snapshot). The caller holds the index lock.
+ *
+ * @example
+ * const { manifest } = await publishSnapshot('index', { index, vectors, model, params, parent: null, … });
+ */
+export async function publishSnapshot(indexDir: string, contents: SnapshotContents): Promise<{ manifest: Manifest }> {
+  const { index, vectors, model, params, entries } = contents;
+  const now = contents.now ?? (() => new Date());
+  const version = await allocateVersion(indexDir, now());
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    version,
+    parent: contents.parent,
+    createdAt: now().toISOString(),
+    model: { id: model.id, weightsHash: model.weightsHash },
+    dim: model.dim,
+    metric: model.metric,
+    normalized: model.normalized,
+    space: 'l2',
+    hnsw: { ...params, maxElements: index.getMaxElements(), points: index.getCurrentCount(), nextLabel: contents.nextLabel, deletedLabels: contents.deletedLabels },
+    counts: { images: entries.length, identities: identitiesOf(entries), deleted: contents.deletedLabels.length },
+    build: contents.build,
+    gallery: contents.gallery,
+    entries,
+  };
+  await writeSnapshot(indexDir, version, {
+    async write(dir) {
+      // This instance was made by the caller and nothing else touches it while it is written.
+      await index.writeIndex(join(dir, HNSW_FILE));
+      await writeFile(join(dir, VECTORS_FILE), vectorsToBytes(vectors));
+      await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest)}\n`);
+      return [HNSW_FILE, VECTORS_FILE, MANIFEST_FILE];
+    },
+  });
+  await switchCurrent(indexDir, version);
+  return { manifest };
+}
+
 function pickParams(m: Manifest): HnswParams {
   return { M: m.hnsw.M, efConstruction: m.hnsw.efConstruction, ef: m.hnsw.ef, randomSeed: m.hnsw.randomSeed };
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
+/** `o` without its undefined properties (so they do not override defaults in a spread). */
+export function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 

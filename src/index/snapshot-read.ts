@@ -74,15 +74,26 @@ export async function readSnapshotData(indexDir: string, version: string, option
 
 /** Throws `MISMATCH` unless the snapshot was built for what the caller expects. */
 export function checkExpectation(manifest: Manifest, expect: Expectation): void {
-  const problems: string[] = [];
-  if (manifest.dim !== expect.dim) problems.push(`dimension ${manifest.dim}, expected ${expect.dim}`);
-  if (manifest.metric !== expect.metric) problems.push(`metric ${manifest.metric}, expected ${expect.metric}`);
-  if (expect.modelId !== undefined && manifest.model.id !== expect.modelId) problems.push(`model ${manifest.model.id}, expected ${expect.modelId}`);
-  if (expect.weightsHash !== undefined && manifest.model.weightsHash !== expect.weightsHash) problems.push('other model weights than expected');
+  const problems = expectationProblems({ dim: manifest.dim, metric: manifest.metric, modelId: manifest.model.id, weightsHash: manifest.model.weightsHash }, expect);
   const otherModel = expect.modelId !== undefined && manifest.model.id !== expect.modelId;
   if (problems.length) {
     throw new IndexError('MISMATCH', `snapshot ${manifest.version} was built with ${problems.join('; ')}: build an index with this model`, otherModel ? { builtWith: manifest.model.id } : {});
   }
+}
+
+/**
+ * How an index built with `found` differs from what the serving model needs (empty: it fits).
+ *
+ * @example
+ * expectationProblems({ dim: 128, metric: 'l2', modelId: 'a', weightsHash: 'h' }, { dim: 64, metric: 'l2' }) // ['dimension 128, expected 64']
+ */
+export function expectationProblems(found: Required<Expectation>, expect: Expectation): string[] {
+  const problems: string[] = [];
+  if (found.dim !== expect.dim) problems.push(`dimension ${found.dim}, expected ${expect.dim}`);
+  if (found.metric !== expect.metric) problems.push(`metric ${found.metric}, expected ${expect.metric}`);
+  if (expect.modelId !== undefined && found.modelId !== expect.modelId) problems.push(`model ${found.modelId}, expected ${expect.modelId}`);
+  if (expect.weightsHash !== undefined && found.weightsHash !== expect.weightsHash) problems.push('other model weights than expected');
+  return problems;
 }
 
 /** Compares hnsw.bin with vectors.f32 on a few points: a graph of another dimension or gallery fails here. */

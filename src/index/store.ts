@@ -121,6 +121,28 @@ export function replay(records: readonly JournalRecord[]): StoreState {
   return state;
 }
 
+/**
+ * The effective gallery (pure): folder images not tombstoned, plus the enrolled images of the
+ * replayed journal (`enrolment` makes their entries), optionally of one identity; sorted by
+ * identity, origin, source (byte order).
+ *
+ * @example
+ * const entries = effectiveEntries(folder, replay(records), (identity, sha256, size) => ({ identity, origin: 'enrolment', … }));
+ */
+export function effectiveEntries(
+  folder: readonly GalleryEntry[],
+  state: StoreState,
+  enrolment: (identity: string, sha256: string, size: number) => GalleryEntry,
+  identity?: string,
+): GalleryEntry[] {
+  const entries = folder.filter((f) => (identity === undefined || f.identity === identity) && !state.tombstones.get(tombstoneKey(f.identity, f.source))?.has(f.sha256));
+  for (const [id, images] of state.enrolled) {
+    if (identity !== undefined && id !== identity) continue;
+    for (const [sha256, size] of images) entries.push(enrolment(id, sha256, size));
+  }
+  return entries.sort((a, b) => byBytes(a.identity, b.identity) || byBytes(a.origin, b.origin) || byBytes(a.source, b.source));
+}
+
 export class GalleryStore {
   readonly root: string;
   readonly dir: string;
@@ -227,9 +249,21 @@ export class GalleryStore {
     const journal = await readJournal(this.journalPath);
     if (journal.tornTail) warnings.push(`${this.journalPath}: a torn last line (crash mid-append) was ignored`);
     const state = replay(journal.records);
-    const wanted = (identity: string): boolean => options.identity === undefined || identity === options.identity;
+    const folder = await this.folderEntries(options, warnings);
+    const entries = effectiveEntries(folder.entries, state, (identity, sha256, size) => this.enrolmentEntry(identity, sha256, size), options.identity);
+    for (const e of entries) if (e.origin === 'enrolment') await this.checkBlob(e.sha256, e.size);
+    return { entries, journalSeq: journal.lastSeq, warnings, hashing: { ...folder.stats, seconds: (performance.now() - started) / 1000 } };
+  }
 
-    const folderFiles = (await this.folderFiles(warnings)).filter((f) => wanted(f.identity));
+  /**
+   * The folder's images (of one identity, or all), hashed through the cache, tombstones NOT
+   * applied: the folder half of the gallery, whichever journal holds the other half.
+   *
+   * @example
+   * const { entries } = await store.folderEntries({ identity: 'alice' }, warnings);
+   */
+  async folderEntries(options: { identity?: string }, warnings: string[]): Promise<{ entries: GalleryEntry[]; stats: HashStats }> {
+    const folderFiles = (await this.folderFiles(warnings)).filter((f) => options.identity === undefined || f.identity === options.identity);
     const { hashes, stats } = await hashFiles(
       folderFiles.map((f) => ({ key: f.source, path: f.path })),
       {
@@ -242,19 +276,9 @@ export class GalleryStore {
     const entries: GalleryEntry[] = [];
     for (const f of folderFiles) {
       const h = hashes.get(f.source);
-      if (!h) continue;
-      if (state.tombstones.get(tombstoneKey(f.identity, f.source))?.has(h.sha256)) continue;
-      entries.push({ identity: f.identity, origin: 'folder', source: f.source, sha256: h.sha256, size: h.size, path: f.path });
+      if (h) entries.push({ identity: f.identity, origin: 'folder', source: f.source, sha256: h.sha256, size: h.size, path: f.path });
     }
-    for (const [identity, images] of state.enrolled) {
-      if (!wanted(identity)) continue;
-      for (const [sha256, size] of images) {
-        await this.checkBlob(sha256, size);
-        entries.push(this.enrolmentEntry(identity, sha256, size));
-      }
-    }
-    entries.sort((a, b) => byBytes(a.identity, b.identity) || byBytes(a.origin, b.origin) || byBytes(a.source, b.source));
-    return { entries, journalSeq: journal.lastSeq, warnings, hashing: { ...stats, seconds: (performance.now() - started) / 1000 } };
+    return { entries, stats };
   }
 
   private enrolmentEntry(identity: string, sha256: string, size: number): GalleryEntry {

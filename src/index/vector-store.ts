@@ -8,13 +8,13 @@
  * A request takes one `StoreReader` and does all its reads on it, so it sees one generation from
  * start to end even if a newer one is published meanwhile.
  *
- * Ids: an image is identified by its identity and the sha256 of its bytes, so enrolling the same
- * bytes again for the same identity is harmless.
+ * Ids: an image is identified by its identity and the sha256 of its bytes (`imageId`, ids.ts), so
+ * enrolling the same bytes again for the same identity, or replaying a write, is harmless.
  */
 import type { Metric } from '../model/config.js';
 import type { CatalogueEntry } from './catalogue.js';
 import type { SearchHit, SearchOptions } from './live-snapshot.js';
-import type { IndexRunSummary } from './reindex.js';
+import type { IndexRunOptions, IndexRunSummary } from './reindex.js';
 import type { GalleryEntry } from './store.js';
 
 export type { CatalogueEntry } from './catalogue.js';
@@ -23,6 +23,9 @@ export type { SearchHit, SearchLevel, SearchOptions } from './live-snapshot.js';
 /** A served generation, as `GET /v1/index` reports it. */
 export interface GenerationInfo {
   generation: string;
+  /** The engine serving it, and what it promises (docs/index.md, "Consistency"). */
+  engine: StoreEngine;
+  capabilities: StoreCapabilities;
   createdAt: string;
   model: { id: string; weightsHash: string };
   dim: number;
@@ -38,7 +41,7 @@ export interface GenerationInfo {
   liveDeleted: number;
   /** The enrolment journal position the generation reflects. */
   journalSeq: number;
-  /** HNSW parameters: graph degree, construction and search candidate lists. */
+  /** HNSW parameters: graph degree, construction and search candidate lists (pgvector: m, ef_construction, hnsw.ef_search). */
   params: { M: number; efConstruction: number; ef: number };
   build: { mode: string; reason: string; seconds: number };
 }
@@ -95,12 +98,18 @@ export interface StoreStatus {
   problem: StoreProblem | null;
 }
 
-/** What a store promises about writes (docs/index.md says what each store gives). */
+export type StoreEngine = 'hnswlib' | 'pgvector';
+
+/** What a store promises about writes, and the search knobs it has (docs/index.md says what each store gives). */
 export interface StoreCapabilities {
   /** An acknowledged enrolment or deletion is seen by this instance's next search. */
   readYourWrites: boolean;
   /** ...and by every other instance's next search, without waiting for a reload. */
   sharedWrites: boolean;
+  /** `search` takes `ef` (candidate list size: recall against speed) for one query. */
+  ef: boolean;
+  /** `search` takes `exact: true` (a full scan instead of the graph). */
+  exact: boolean;
 }
 
 export type ReloadOutcome = 'swapped' | 'unchanged' | 'refused' | 'no-index';
@@ -112,6 +121,8 @@ export interface EnrolImage {
 }
 
 export interface EnrolResult {
+  /** The images' content-addressed ids (`imageId`), in `entries` order. */
+  ids: string[];
   /** Images new to the identity, and images it already had (same bytes). */
   added: number;
   duplicates: number;
@@ -120,7 +131,14 @@ export interface EnrolResult {
   entries: GalleryEntry[];
 }
 
+/**
+ * What a re-index may be told: `mode: 'build'` embeds everything again (a new baseline), graph
+ * parameters (unspecified ones: the previous generation's, then the defaults), progress and warnings.
+ */
+export type ReindexOptions = Partial<Pick<IndexRunOptions, 'mode' | 'params' | 'rebuild' | 'replaceModel' | 'onProgress' | 'onWarning'>>;
+
 export interface VectorStore {
+  readonly engine: StoreEngine;
   readonly capabilities: StoreCapabilities;
   /** Loads the published generation (if any) and starts following new ones. */
   start(): Promise<ReloadOutcome>;
@@ -143,9 +161,12 @@ export interface VectorStore {
   /** The bytes of an indexed image, or undefined if they are gone or changed since indexing. */
   imageBytes(entry: CatalogueEntry): Promise<Uint8Array | undefined>;
   /**
-   * Builds a new generation from the gallery (embedding only what changed), publishes it and
-   * serves it. Resolves null when another run holds the index lock.
+   * Builds a new generation from the gallery (embedding only what changed) to one side, publishes
+   * it atomically and, once started, serves it. Resolves null when another run holds the index lock.
+   *
+   * @example
+   * await store.reindex({ mode: 'build', params: { M: 16 } }) // { version: 'v000002-…', added: 12, … }
    */
-  reindex(): Promise<IndexRunSummary | null>;
+  reindex(options?: ReindexOptions): Promise<IndexRunSummary | null>;
   close(): Promise<void>;
 }

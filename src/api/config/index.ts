@@ -5,6 +5,7 @@
  */
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { STORE_KINDS, type StoreKind } from '../../index/open-store.js';
 
 /** Largest `k` a request may ask for (the API contract). */
 export const MAX_K = 100;
@@ -14,8 +15,16 @@ export const MAX_THRESHOLD = 4;
 export interface ApiConfig {
   /** Trained model directory (model.json, weights.bin, model-card.json). */
   modelDir: string;
-  /** Index folder (CURRENT + snapshots). */
+  /** Where the vectors live: `local` (HNSW snapshots in indexDir) or `pgvector` (Postgres at databaseUrl). */
+  vectorStore: StoreKind;
+  /** Index folder (CURRENT + snapshots) of the local store. */
   indexDir: string;
+  /** pgvector: postgres://user:password@host:5432/database. */
+  databaseUrl?: string;
+  /** pgvector: the Postgres schema of the store (one per model, like index folders). */
+  pgSchema?: string;
+  /** pgvector: connections per instance (small for serverless: docs/index.md). */
+  pgPoolMax: number;
   /** Gallery folder (one subfolder per identity); enrolments go to its store. */
   galleryDir: string;
   /** Gallery store folder; default `<galleryDir>/.twinsearch`. */
@@ -62,7 +71,11 @@ export interface ApiConfig {
 /** The env keys read, with their meaning (docs/api.md lists the same). */
 export const CONFIG_KEYS = [
   'MODEL_DIR',
+  'VECTOR_STORE',
   'INDEX_DIR',
+  'DATABASE_URL',
+  'PG_SCHEMA',
+  'PG_POOL_MAX',
   'GALLERY_DIR',
   'STORE_DIR',
   'DEFAULT_K',
@@ -97,7 +110,11 @@ const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no
 
 const schema = z.object({
   MODEL_DIR: z.string().min(1).default('models/sample'),
+  VECTOR_STORE: z.enum(STORE_KINDS).default('local'),
   INDEX_DIR: z.string().min(1).optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
+  PG_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'lower-case letters, digits and _ (at most 48), not starting with a digit').optional(),
+  PG_POOL_MAX: int(1, 100).default(4),
   GALLERY_DIR: z.string().min(1).default('data/sample-digits'),
   STORE_DIR: z.string().min(1).optional(),
   DEFAULT_K: int(1, MAX_K).default(5),
@@ -147,6 +164,7 @@ export function parseApiConfig(env: EnvLike, options: { baseDir?: string; cores?
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const v = parsed.data;
+  if (v.VECTOR_STORE === 'pgvector' && v.DATABASE_URL === undefined) throw new ConfigError('invalid configuration:\n  DATABASE_URL: required with VECTOR_STORE=pgvector (postgres://user:password@host:5432/database)');
   const short = [...v.API_KEYS, ...v.ADMIN_KEYS].filter((k) => k.length < MIN_KEY_LENGTH);
   if (short.length) throw new ConfigError(`invalid configuration: API keys must be at least ${MIN_KEY_LENGTH} characters (${short.length} too short)`);
   const baseDir = options.baseDir ?? process.cwd();
@@ -154,7 +172,11 @@ export function parseApiConfig(env: EnvLike, options: { baseDir?: string; cores?
   const cores = options.cores ?? 1;
   return {
     modelDir: dir(v.MODEL_DIR),
+    vectorStore: v.VECTOR_STORE,
     indexDir: dir(v.INDEX_DIR ?? defaultIndexDir(v.MODEL_DIR)),
+    databaseUrl: v.DATABASE_URL,
+    pgSchema: v.PG_SCHEMA,
+    pgPoolMax: v.PG_POOL_MAX,
     galleryDir: dir(v.GALLERY_DIR),
     storeDir: v.STORE_DIR === undefined ? undefined : dir(v.STORE_DIR),
     defaultK: v.DEFAULT_K,

@@ -92,6 +92,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof IndexError) {
     if (error.code === 'BAD_ARGUMENT') return new ApiError('INVALID_PARAMETER', error.message, { cause: error });
     if (error.code === 'NO_CURRENT' || error.code === 'NO_SNAPSHOT') return new ApiError('NOT_READY', 'no index is loaded', { cause: error });
+    if (error.code === 'UNAVAILABLE') return new ApiError('NOT_READY', 'the vector store cannot be reached; retry later', { cause: error });
   }
   return new ApiError('INTERNAL', 'internal error', { cause: error });
 }

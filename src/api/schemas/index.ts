@@ -157,6 +157,10 @@ export const IndexInfoSchema = z
     liveAdded: z.number().int(),
     liveDeleted: z.number().int(),
     journalSeq: z.number().int(),
+    engine: z.string().openapi({ description: 'Where the vectors live: `hnswlib` (local snapshots) or `pgvector`' }),
+    capabilities: z
+      .object({ readYourWrites: z.boolean(), sharedWrites: z.boolean(), ef: z.boolean(), exact: z.boolean() })
+      .openapi({ description: 'What the store promises (writes seen by this instance, by every instance) and offers (per-query ef, exact search)' }),
     params: z.object({ M: z.number().int(), efConstruction: z.number().int(), ef: z.number().int(), dim: z.number().int(), metric: z.enum(['l2', 'cosine']), normalized: z.boolean() }),
     build: z.object({ mode: z.string(), reason: z.string(), seconds: z.number() }),
     model: z.object({
