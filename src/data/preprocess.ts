@@ -88,7 +88,7 @@ async function declaredSize(bytes: Uint8Array): Promise<{ width: number; height:
  * Maps sharp's plain `Error` messages (it sets no codes) onto our stable codes. A pixel bomb's real
  * size is read from its header, so the user learns what limit would let it in.
  */
-async function classifySharpError(error: unknown, bytes: Uint8Array, input: Uint8Array | string, limit: number): Promise<ImageDecodeError> {
+export async function classifySharpError(error: unknown, bytes: Uint8Array, input: Uint8Array | string, limit: number): Promise<ImageDecodeError> {
   // libvips messages can span lines: keep them on one.
   const message = (error instanceof Error ? error.message : String(error)).trim().replace(/\s*\n\s*/g, '; ');
   if (/unsupported image format/i.test(message)) {

@@ -11,10 +11,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IndexError } from './errors.js';
-import type { Embedder } from '../embedding/index.js';
+import type { EmbedAllResult, Embedder } from '../embedding/index.js';
 import { addRows, createHnsw, DEFAULT_HNSW_PARAMS, loadHnsw, type Hnsw } from './hnsw.js';
 import { acquireLock } from './lock.js';
-import { HNSW_FILE, MANIFEST_FILE, MANIFEST_FORMAT, VECTORS_FILE, type HnswParams, type Manifest } from './manifest.js';
+import { entryKey, HNSW_FILE, MANIFEST_FILE, MANIFEST_FORMAT, VECTORS_FILE, type HnswParams, type Manifest } from './manifest.js';
 import { readSnapshotData, type SnapshotData } from './snapshot-read.js';
 import { DEFAULT_MAX_DELETED_FRACTION, planIndex, type Plan } from './plan.js';
 import { allocateVersion, LOCK_FILE, pruneSnapshots, readCurrent, switchCurrent, writeSnapshot } from './snapshot.js';
@@ -68,6 +68,8 @@ export interface IndexRunSummary {
   embedded: number;
   /** Images that could not be decoded (left out, retried next run). */
   failed: number;
+  /** Face models: images without a face (left out, retried next run) and images with several (largest face indexed). */
+  faces?: NonNullable<Manifest['faces']>;
   images: number;
   identities: number;
   deleted: number;
@@ -94,8 +96,31 @@ export function formatSummary(s: IndexRunSummary): string {
   return (
     `${s.version}: ${s.images} images of ${s.identities} identities, indexed in ${s.seconds.toFixed(2)} s. ` +
     `Since the previous snapshot: ${s.added} new, ${s.changed} changed, ${s.removed} removed, ${s.unchanged} unchanged; ` +
-    `${s.embedded} embedded${unreadable}. ${GRAPH_MODES[s.mode]}: ${s.reason}.`
+    `${s.embedded} embedded${unreadable}. ${GRAPH_MODES[s.mode]}: ${s.reason}${s.faces ? facesSentence(s.faces) : ''}.`
   );
+}
+
+const listSome = (items: readonly { source: string }[]): string => items.slice(0, 5).map((i) => i.source).join(', ') + (items.length > 5 ? `, and ${items.length - 5} more` : '');
+
+/** The face line of the summary, in words: what was left out and what was chosen. */
+function facesSentence(f: NonNullable<Manifest['faces']>): string {
+  const none = f.noFace.length ? `${f.noFace.length} image${f.noFace.length === 1 ? '' : 's'} without a face left out (${listSome(f.noFace)})` : 'a face found in every image';
+  const several = f.several.length ? `; ${f.several.length} with several faces, the largest indexed (${listSome(f.several)})` : '';
+  return `. Faces: ${none}${several}`;
+}
+
+/**
+ * The face lists of a run: images without a face from this run's embedding, images with several
+ * from this run and, for vectors reused from the previous snapshot, from its manifest.
+ */
+function faceLists(plan: Plan, embedded: EmbedAllResult, previous: SnapshotData | null): NonNullable<Manifest['faces']> {
+  const who = (e: { identity: string; origin: 'folder' | 'enrolment'; source: string }) => ({ identity: e.identity, origin: e.origin, source: e.source });
+  const reused = new Set(plan.entries.filter((p) => p.vector.from === 'previous').map((p) => entryKey(p.entry)));
+  const several = [
+    ...(previous?.manifest.faces?.several ?? []).filter((s) => reused.has(entryKey(s))),
+    ...(embedded.faces?.several ?? []).map((s) => ({ ...who(plan.toEmbed[s.index]), faces: s.faces })),
+  ];
+  return { rule: 'largest', noFace: (embedded.faces?.none ?? []).map((i) => who(plan.toEmbed[i])), several };
 }
 
 /** The verified current snapshot (null if none), and the version name to record as parent. */
@@ -168,21 +193,29 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
     }
     const { recipe } = embedder;
     const model = { id: recipe.modelId, weightsHash: recipe.weightsHash, dim: recipe.dim, metric: recipe.metric, normalized: recipe.normalized };
-    let plan = planIndex(listing.entries, previous?.manifest ?? null, model, params, {
-      force: options.mode === 'build' ? 'full' : options.rebuild ? 'rebuild' : undefined,
-      maxDeletedFraction: options.maxDeletedFraction ?? DEFAULT_MAX_DELETED_FRACTION,
-    });
+    const planWith = (rebuild: boolean) =>
+      planIndex(listing.entries, previous?.manifest ?? null, model, params, {
+        force: options.mode === 'build' ? 'full' : rebuild ? 'rebuild' : undefined,
+        maxDeletedFraction: options.maxDeletedFraction ?? DEFAULT_MAX_DELETED_FRACTION,
+      });
+    let plan = planWith(options.rebuild ?? false);
+    // Face models: a deleted face must not stay in the graph as a marked-deleted point (see erasure below).
+    const erasing = embedder.faces !== undefined && plan.mode === 'incremental' && plan.deleteLabels.length + plan.keptDeletedLabels.length > 0;
+    if (erasing) plan = planWith(true);
     const t1 = performance.now();
 
     const embedded = await embedder.embedAll(
       plan.toEmbed.map((e) => e.path),
       { onProgress: (done, total) => progress('embed', done, total) },
     );
+    const faces = embedder.faces ? faceLists(plan, embedded, previous) : undefined;
+    const noFace = new Set(embedded.faces?.none ?? []);
+    const unreadable = embedded.failed.filter((f) => !noFace.has(f.index));
     let leftOut = 0;
-    if (embedded.failed.length) {
+    if (unreadable.length) {
       // Every file left out is named, also those sharing the bytes of a failed one (embedded once), worded as training words
       // them; the codes and sizes show when the embedder reports them.
-      const failed = new Map<number, Pick<ImageFailure, 'reason' | 'width' | 'height'> & { code?: ImageFailure['code'] }>(embedded.failed.map((f) => [f.index, f]));
+      const failed = new Map<number, Pick<ImageFailure, 'reason' | 'width' | 'height'> & { code?: ImageFailure['code'] }>(unreadable.map((f) => [f.index, f]));
       const named = plan.entries.flatMap((p) => {
         const failure = p.vector.from === 'embed' ? failed.get(p.vector.index) : undefined;
         return failure ? [{ ...failure, file: p.entry.source }] : [];
@@ -190,8 +223,8 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       leftOut = named.length;
       const header = `${leftOut} image${leftOut === 1 ? '' : 's'} cannot be used and ${leftOut === 1 ? 'was' : 'were'} left out (they are tried again on the next run):`;
       warn([header, ...failureLines(named, { limitFlag: '--max-input-pixels' })].join('\n'));
-      plan = dropFailed(plan, new Set(embedded.failed.map((f) => f.index)));
     }
+    if (embedded.failed.length) plan = dropFailed(plan, new Set(embedded.failed.map((f) => f.index)));
     const t2 = performance.now();
 
     const dim = recipe.dim;
@@ -218,10 +251,14 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       gallery: { root: options.store.root, store: options.store.dir, journalSeq: listing.journalSeq },
       entries: plan.entries.map((p) => ({ label: p.label, identity: p.entry.identity, origin: p.entry.origin, source: p.entry.source, sha256: p.entry.sha256, size: p.entry.size })),
       now: options.now,
+      ...(faces ? { faces } : {}),
     });
     const version = manifest.version;
     progress('write', 1, 1);
-    const { removed: pruned } = await pruneSnapshots(indexDir, options.keep ?? DEFAULT_KEEP);
+    // Face models: once an image is gone from the gallery, no retained snapshot and no blob keeps its face.
+    const erased = embedder.faces !== undefined && (erasing || plan.counts.removed > 0);
+    const { removed: pruned } = await pruneSnapshots(indexDir, erased ? 1 : (options.keep ?? DEFAULT_KEEP));
+    if (erased) await options.store.removeDeletedBlobs(listing.journalSeq);
     const t4 = performance.now();
 
     return {
@@ -231,6 +268,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       reason: plan.reason,
       ...plan.counts,
       failed: leftOut,
+      ...(faces ? { faces } : {}),
       images: manifest.counts.images,
       identities: manifest.counts.identities,
       deleted: manifest.counts.deleted,
@@ -258,6 +296,8 @@ export interface SnapshotContents {
   build: Manifest['build'];
   gallery: Manifest['gallery'];
   entries: Manifest['entries'];
+  /** Face models: the gallery images without a face, and those with several. */
+  faces?: Manifest['faces'];
   now?: () => Date;
 }
 
@@ -287,6 +327,7 @@ export async function publishSnapshot(indexDir: string, contents: SnapshotConten
     build: contents.build,
     gallery: contents.gallery,
     entries,
+    ...(contents.faces ? { faces: contents.faces } : {}),
   };
   await writeSnapshot(indexDir, version, {
     async write(dir) {

@@ -15,7 +15,7 @@ import { buildTower, towerSummary } from '../model/tower.js';
 import { embedImageSetAsync, type EmbedSettings } from '../model/embed.js';
 import { ModelLoadError, saveModel } from '../model/io.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import type { ModelCard } from '../model/card.js';
+import type { TrainedModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
 import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSettings, type Trainable } from './gradients.js';
 import { inlineGradients, startGradientWorkers, type GradientSource } from './parallel.js';
@@ -61,7 +61,7 @@ export interface TrainHooks {
 export interface TrainResult {
   /** 'completed', 'early-stopped', 'time-limit' or 'interrupted' (checkpoint saved, no final model). */
   outcome: 'completed' | 'early-stopped' | 'time-limit' | 'interrupted';
-  card?: ModelCard;
+  card?: TrainedModelCard;
   /** The threshold calibration behind the card's thresholds (absent when interrupted). */
   calibration?: Calibration;
   history: EpochRecord[];

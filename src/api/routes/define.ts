@@ -66,7 +66,7 @@ export const errorResponses = {
   401: { description: 'No or invalid API key', content: { 'application/json': { schema: ErrorSchema } } },
   413: { description: 'Body, image or pixel count over the limit', content: { 'application/json': { schema: ErrorSchema } } },
   415: { description: 'Not an accepted image format, or undecodable', content: { 'application/json': { schema: ErrorSchema } } },
-  422: { description: 'A valid image that cannot be used (too small)', content: { 'application/json': { schema: ErrorSchema } } },
+  422: { description: 'A valid image that cannot be used: too small (IMAGE_TOO_SMALL); face models: no face in it (NO_FACE), or several in an image to enrol (MULTIPLE_FACES)', content: { 'application/json': { schema: ErrorSchema } } },
   503: { description: 'Model or index not loaded', content: { 'application/json': { schema: ErrorSchema } } },
 };
 

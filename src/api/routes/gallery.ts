@@ -18,6 +18,7 @@ import {
   DeleteResponseSchema,
   encodeGalleryCursor,
   EnrolJsonBodySchema,
+  EnrolOptionsSchema,
   EnrolResponseSchema,
   ErrorSchema,
   GalleryQuerySchema,
@@ -26,7 +27,23 @@ import {
   z,
 } from '../schemas/index.js';
 import { binary, errorResponses, jsonBody, multipartFiles, serveRoute, okJson, keyed } from './define.js';
-import { beginImageRequest, bodyImages, decodeAll } from './pipeline.js';
+import { enrolFace, faceSearch, faceThumbnail, findFacesAll } from './faces.js';
+import { beginImageRequest, bodyImages, decodeAll, formFields, type Timer } from './pipeline.js';
+
+/** What to store for each image: its bytes and vector (a face model: exactly one face, or the named one). */
+async function enrolItems(ctx: ApiContext, t: Timer, images: Uint8Array[], face: number | undefined): Promise<{ bytes: Uint8Array; vector: Float32Array }[]> {
+  const faces = faceSearch(ctx);
+  if (!faces) {
+    if (face !== undefined) throw new ApiError('INVALID_PARAMETER', 'face applies to face models only; this model embeds whole images');
+    const inputs = await t.stage('decode', () => decodeAll(ctx, images));
+    const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
+    return images.map((bytes, i) => ({ bytes, vector: vectors[i] }));
+  }
+  if (face !== undefined && images.length > 1) throw new ApiError('INVALID_PARAMETER', 'face names a face of one image: enrol images with several faces one per request');
+  const found = await findFacesAll(ctx, faces, t, images, { keepPixels: face !== undefined && face > 0 });
+  const what = (i: number) => (images.length > 1 ? `image ${i + 1}` : 'the image');
+  return t.stage('embed', () => Promise.all(found.map((f, i) => enrolFace(faces, f, images[i], face, what(i)))));
+}
 
 const identityParam = z.object({
   identity: z.string().openapi({ description: 'Identity name (1..200 characters, no control characters, no empty, "." or ".." segments in any spelling; "/" allowed)', example: 'alice' }),
@@ -101,6 +118,9 @@ export const refuseGalleryDotSegments: MiddlewareHandler = async (c, next) => {
 class ThumbnailCache {
   private readonly map = new Map<string, Buffer>();
   constructor(private readonly max = 512) {}
+  clear(): void {
+    this.map.clear();
+  }
   get(key: string): Buffer | undefined {
     const v = this.map.get(key);
     if (v) {
@@ -171,7 +191,8 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (!png) {
         const bytes = await ctx.store.imageBytes(entry);
         if (!bytes) throw new ApiError('IMAGE_NOT_FOUND', `image ${key} is no longer available (changed or removed since indexing)`);
-        png = await thumbnail(bytes, undefined, ctx.config.maxInputPixels);
+        const faces = faceSearch(ctx);
+        png = (faces ? await faceThumbnail(ctx, faces, bytes) : null) ?? (await thumbnail(bytes, undefined, ctx.config.maxInputPixels));
         thumbnails.set(entry.sha256, png);
       }
       return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', etag, 'cache-control': cacheControl });
@@ -186,6 +207,7 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     ...keyed(admin),
     request: {
       params: identityParam,
+      query: EnrolOptionsSchema,
       body: {
         required: true,
         content: {
@@ -213,10 +235,10 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         fromJson: () => [...(json?.image !== undefined ? [json.image] : []), ...(json?.images ?? [])],
         max: ctx.config.maxEnrolImages,
       });
+      const { face } = validate(EnrolOptionsSchema, { face: json?.face ?? (body.kind === 'form' ? formFields(body.form, ['face']).face : undefined) ?? c.req.query('face') }, 'options');
       // Every image is decoded and embedded before anything is stored: one bad image fails the whole request.
-      const inputs = await t.stage('decode', () => decodeAll(ctx, images));
-      const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
-      const result = await ctx.store.enrol(identity, images.map((bytes, i) => ({ bytes, vector: vectors[i] })));
+      const items = await enrolItems(ctx, t, images, face);
+      const result = await ctx.store.enrol(identity, items);
       ctx.log.info({ identity, added: result.added, duplicates: result.duplicates }, 'enrolled');
       const version = ctx.store.reader()?.generation ?? '';
       return c.json({ identity, added: result.added, duplicates: result.duplicates, images: result.images, sha256: [...new Set(result.entries.map((e) => e.sha256))], index: { version } }, 201);
@@ -245,6 +267,8 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       ctx.requireReader();
       const removed = await ctx.store.deleteIdentity(identity);
       if (removed === 0) throw new ApiError('UNKNOWN_IDENTITY', `identity ${JSON.stringify(identity)} has no images`);
+      // Rendered thumbnails may show the deleted faces: drop them all (they are cheap to redraw).
+      thumbnails.clear();
       ctx.log.info({ identity, removed }, 'identity deleted');
       return c.json({ identity, removed, index: { version: ctx.store.reader()?.generation ?? '' } });
     },
