@@ -67,11 +67,19 @@ export function trainCommand(): Command {
     .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
     .addOption(new Option('--keep <weights>', 'weights saved as the model: best (epoch with the best validation MAP@R), last (final epoch) or average (mean of the epoch-end weights from --average-from on)').choices(['best', 'last', 'average']).default(d.keep))
     .option('--average-from <fraction>', 'with --keep average: fraction of the run after which epoch-end weights join the average', parseFraction, d.averageFrom)
-    .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
+    .option('--target-far <list>', 'false-accept rates of pairs to calibrate at (reported in the model card)', parseFarList, d.targetFars)
+    .option('--target-fpir <rate>', 'share of strangers a search may match to someone: the default threshold is calibrated at it, with held-out identities as strangers', parseFpir, d.targetFpir)
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
     .option('--skip-unreadable', 'skip unreadable images with a warning instead of failing', false)
     .option('--init-from <dir>', 'start from the weights of a trained model of the same architecture (transfer learning)')
     .option('--resume', 'continue from <out>/checkpoint', false);
+}
+
+/** A rate in (0, 1). */
+function parseFpir(value: string): number {
+  const n = parseNumber(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`"${value}" must be a rate in (0, 1), e.g. 0.01`);
+  return n;
 }
 
 /** "0.85,1.2" → [0.85, 1.2]: a positive, increasing range. */
@@ -177,6 +185,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     ...(f.center ? { center: true } : {}),
     averageFrom: f.averageFrom as number,
     targetFars: f.targetFar as number[],
+    targetFpir: f.targetFpir as number,
     maxValImages: f.maxValImages as number,
     onUnreadable: f.skipUnreadable ? 'skip' : 'fail',
     initFrom: f.initFrom as string | undefined,

@@ -22,6 +22,7 @@ import { DEFAULT_TRAIN_OPTIONS, learningRateAt, type TrainOptions } from './opti
 import { addSnapshot, inAveragingWindow, type WeightAverage } from './average.js';
 import { pairDistances, scoreEmbeddings, type PairDistances, type ValidationScores } from './validate.js';
 import { calibrate, type Calibration } from './calibrate.js';
+import { calibrateOpenSet, defaultDecision, describeOpenSet, openSetTrials } from './open-set.js';
 import { centerSample, meanEmbedding } from './center.js';
 import { rocCurve } from './metrics.js';
 import { writePlots } from './plots.js';
@@ -264,13 +265,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
 
   // Validation embeds as the saved model will; with --center the final validation also centres.
   const uncentred: EmbedSettings = { l2Normalize: options.tower.l2Normalize, flipAverage: options.tower.flipAverage };
-  const validate = async (embedding = uncentred): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number }> => {
+  const validate = async (embedding = uncentred): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number; vectors: Float32Array }> => {
     const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { ...embedding, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
     const distances = pairDistances(vectors, dim, val.labels, createRng(options.seed + 11), 200_000);
     // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
     const valLoss = options.loss === 'cosface' ? NaN : tf.tidy(() => batchLoss(trainable, tf.tensor4d(valPixels, [valPlan.refs.length, ...shape]), valPlan, lossSettings).dataSync()[0]!);
-    return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, distances, dim };
+    return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, distances, dim, vectors };
   };
 
   try {
@@ -369,6 +370,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   const final = await validate({ ...uncentred, center: towerConfig.center });
   const { distances } = final;
   const calibration: Calibration = calibrate(distances.same, distances.different, { targetFars: options.targetFars, defaultFar: options.targetFars[0] });
+  // Checkpoints written before the option existed lack targetFpir.
+  const openSet = calibrateOpenSet(openSetTrials(final.vectors, final.dim, val.labels), options.targetFpir ?? DEFAULT_TRAIN_OPTIONS.targetFpir);
+  log(describeOpenSet(openSet));
+  const decision = defaultDecision(calibration, openSet);
   const summary = towerSummary(trainable.tower);
   const wallSeconds = elapsed();
   const card = await saveModel(options.out, trainable.tower, {
@@ -385,8 +390,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
     thresholds: {
       eer: { threshold: calibration.eer.threshold, far: calibration.eer.far, tar: calibration.eer.tar },
       atFar: calibration.atFar.map((p) => ({ targetFar: p.targetFar, threshold: p.threshold, far: p.far, tar: p.tar })),
-      default: calibration.default.threshold,
-      defaultSource: calibration.default.source,
+      default: decision.threshold,
+      defaultSource: decision.source,
+      openSet,
     },
     validation: {
       auc: calibration.auc, eer: calibration.eer.rate, rank1: final.scores.rank1, precisionAt1: final.scores.precisionAt1,

@@ -76,8 +76,13 @@ export interface TrainOptions {
    * over up to 10,000 training images; needs an L2-normalised tower. Absent = off.
    */
   center?: boolean;
-  /** False-accept rates the calibration reports thresholds for; the first is the default. */
+  /** False-accept rates the pair calibration reports thresholds for (the first was the default before open-set calibration). */
   targetFars: number[];
+  /**
+   * The false-positive identification rate the default threshold is chosen at: the share of strangers
+   * (held-out identities against a gallery of the others) a search may match to someone (see src/train/open-set.ts).
+   */
+  targetFpir: number;
   /** What to do with an unreadable image: skip it with a warning, or fail. */
   onUnreadable: 'skip' | 'fail';
   /** Cap on validation images embedded each epoch (they are sampled once, by identity). */
@@ -112,6 +117,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   keep: 'best',
   averageFrom: 0.75,
   targetFars: [1e-3, 1e-2],
+  targetFpir: 0.01,
   onUnreadable: 'fail',
   maxValImages: 4000,
   resume: false,
