@@ -122,6 +122,15 @@ describe.skipIf(!haveChromium)(`demo page in headless Chromium (${CHROMIUM_PATH}
     expect(await page.textContent('#search-live')).toContain(`Match: ${fx.query.identity}`);
     expect(await page.textContent('#search-meta')).toMatch(/decode [\d.]+ ms · embed [\d.]+ ms · search [\d.]+ ms · total [\d.]+ ms/);
     expect(await page.textContent('#calibrated-threshold')).toContain(threshold.toFixed(3));
+    // The open-set rates come with the threshold, and a calibration on too few people is flagged where it cannot be missed.
+    expect(await page.textContent('#calibrated-threshold')).toContain('strangers matched 0.0% of 9, known people found 100.0%');
+    expect(await page.locator('#threshold-warning').isVisible()).toBe(true);
+    expect(await page.textContent('#threshold-warning')).toBe(`Warning: ${fx.card.thresholds.openSet!.warning}`);
+    // MATCH only for the decided identity; the others show their distance against the threshold.
+    const pills = await cards.locator('.match-pill').allTextContents();
+    expect(pills[0]).toBe('MATCH');
+    for (const pill of pills.slice(1)) expect(pill).toMatch(new RegExp(`^[≤>] ${threshold.toFixed(3)}$`));
+    expect(await cards.nth(1).getAttribute('data-match')).toBe('false');
     await page.screenshot({ path: '/tmp/demo-search.png', fullPage: true });
   });
 

@@ -27,6 +27,8 @@
     const tar = fmtRate(t.tar);
     if (far) parts.push(`FAR ${far}`);
     if (tar) parts.push(`TAR ${tar}`);
+    const open = t.openSet && typeof t.openSet === 'object' ? t.openSet : null;
+    if (open && fmtRate(open.fpir)) parts.push(`strangers matched ${fmtRate(open.fpir)} of ${open.strangers}, known people found ${fmtRate(open.tir)}`);
     return parts.join(', ');
   }
 
@@ -373,6 +375,7 @@
     thresholdOn: $('search-threshold-on'),
     threshold: $('search-threshold'),
     calibrated: $('calibrated-threshold'),
+    thresholdWarning: $('threshold-warning'),
     results: $('search-results'),
     error: $('search-error'),
     live: $('search-live'),
@@ -394,6 +397,10 @@
     calibratedThreshold = t.value;
     const extra = describeThreshold(t).replace(/^calibrated,? ?/, '');
     search.calibrated.textContent = `${fmtThreshold(t.value)}${extra ? ` (${extra})` : ''}`;
+    // A threshold calibrated on too little data may match strangers: say so where it cannot be missed.
+    const warning = t.openSet && typeof t.openSet.warning === 'string' ? t.openSet.warning : '';
+    search.thresholdWarning.textContent = warning ? `Warning: ${warning}` : '';
+    search.thresholdWarning.hidden = !warning;
     if (!search.thresholdOn.checked) search.threshold.value = String(Number(t.value.toFixed(4)));
   }
 
@@ -489,10 +496,12 @@
     const maxDistance = Math.max(thr !== null ? thr * 1.5 : 0, ...matches.map((m) => (isNum(m.distance) ? m.distance : 0)), 1e-9);
     const items = matches.map((m, i) => {
       const node = search.template.content.firstElementChild.cloneNode(true);
-      node.dataset.match = String(m.match === true);
+      // Only the decided identity is a MATCH; every other result shows its distance against the threshold.
+      const decided = matched && i === 0;
+      node.dataset.match = String(decided);
       node.querySelector('.match-rank').textContent = String(i + 1);
       setIdentityText(node.querySelector('.match-identity'), m.identity);
-      node.querySelector('.match-pill').textContent = m.match ? 'MATCH' : 'NO MATCH';
+      node.querySelector('.match-pill').textContent = decided ? 'MATCH' : thr === null ? '–' : `${m.distance <= thr ? '≤' : '>'} ${fmtThreshold(thr)}`;
       node.querySelector('.match-distance').textContent = fmtDistance(m.distance);
       node.querySelector('.match-similarity').textContent = isNum(m.similarity) ? m.similarity.toFixed(3) : '–';
       node.querySelector('.bar-fill').style.width = `${Math.min(100, ((isNum(m.distance) ? m.distance : 0) / maxDistance) * 100)}%`;
@@ -507,7 +516,7 @@
       const source = node.querySelector('.match-source');
       source.textContent = image.source || image.label || '';
       source.title = source.textContent;
-      node.setAttribute('aria-label', `Rank ${i + 1}: ${m.identity}, distance ${fmtDistance(m.distance)}, ${m.match ? 'match' : 'no match'}`);
+      node.setAttribute('aria-label', `Rank ${i + 1}: ${m.identity}, distance ${fmtDistance(m.distance)}, ${decided ? 'match' : thr === null ? 'no threshold' : `${m.distance <= thr ? 'within' : 'above'} the threshold`}`);
       return node;
     });
     search.matches.replaceChildren(...items);
