@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findFaces, iou, mergeDetections, type Detection, type FaceDetector } from './detect.js';
+import { describeDetector, findFaces, iou, mergeDetections, type Detection, type FaceDetector } from './detect.js';
 import type { RgbImage } from './pixels.js';
 
 /** A stand-in detector: answers from a function of the image it is shown, and records the sizes it saw. */
@@ -7,6 +7,7 @@ function fakeDetector(answer: (image: RgbImage) => Detection[], retryBorder = 1)
   const seen: string[] = [];
   return {
     name: 'tiny',
+    settings: { name: 'tiny', minScore: 0.5, maxFaces: 100, inputSizes: [512], retryInputSize: 224, retryBorder },
     files: [],
     retryBorder,
     seen,
@@ -82,5 +83,12 @@ describe('mergeDetections', () => {
     expect(merged.map((d) => d.box.x)).toEqual([1, 6, 50]);
     expect(iou(face(0, 1).box, face(5, 1).box)).toBeCloseTo(1 / 3, 12);
     expect(iou(face(0, 1).box, face(20, 1).box)).toBe(0);
+  });
+});
+
+describe('describeDetector', () => {
+  it('names the sizes and the retry in one line', () => {
+    expect(describeDetector({ name: 'tiny', minScore: 0.5, maxFaces: 100, inputSizes: [512, 224], retryInputSize: 224, retryBorder: 1 })).toBe('tiny 512 + 224, retry at 224 in a border of 1');
+    expect(describeDetector({ name: 'ssd', minScore: 0.5, maxFaces: 100, inputSizes: [512], retryInputSize: 512, retryBorder: 0 })).toBe('ssd 512, no retry');
   });
 });

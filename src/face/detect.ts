@@ -68,8 +68,21 @@ export interface Detection {
 /** A detector pass: the first look at an image, or the retry on it inside a border. */
 export type DetectorPass = 'first' | 'retry';
 
+/** A detector's resolved settings, as a model card records them. */
+export interface DetectorSettings {
+  name: DetectorName;
+  minScore: number;
+  maxFaces: number;
+  /** Input sides of the first look (SSD: always [512]). */
+  inputSizes: number[];
+  retryInputSize: number;
+  /** Border of the retry look, as a fraction of the image's longer side (0: no retry). */
+  retryBorder: number;
+}
+
 export interface FaceDetector {
   readonly name: DetectorName;
+  readonly settings: DetectorSettings;
   readonly files: WeightFile[];
   /** Border of the retry pass (fraction of the longer side; 0: none). */
   readonly retryBorder: number;
@@ -122,6 +135,7 @@ export async function loadDetector(options: DetectorOptions = {}): Promise<FaceD
   const passes = await loadPasses(name, minScore, maxFaces, { first: inputSizes, retry: retryInputSize });
   return {
     name,
+    settings: { name, minScore, maxFaces, inputSizes: [...inputSizes], retryInputSize, retryBorder },
     files: passes.files,
     retryBorder,
     async locate(image, pass = 'first') {
@@ -146,6 +160,17 @@ export async function loadDetector(options: DetectorOptions = {}): Promise<FaceD
     },
     dispose: passes.dispose,
   };
+}
+
+/**
+ * One line for reports: e.g. "tiny 512 + 224, retry at 224 in a border of 1".
+ *
+ * @example
+ * describeDetector(detector.settings); // 'ssd 512, retry at 512 in a border of 0.5'
+ */
+export function describeDetector(s: DetectorSettings): string {
+  const retry = s.retryBorder > 0 ? `, retry at ${s.retryInputSize} in a border of ${s.retryBorder}` : ', no retry';
+  return `${s.name} ${s.inputSizes.join(' + ')}${retry}`;
 }
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {

@@ -21,7 +21,7 @@
  * tower.dispose();
  */
 export { CHIP_SIZE } from './chip.js';
-export type { DetectorName } from './detect.js';
+export type { DetectorName, DetectorSettings } from './detect.js';
 export type { Box, Point } from './faceapi.js';
 export type { PixelData } from './pixels.js';
 export { loadFaceStage, type DetectedFace, type FaceStage, type FaceStageOptions } from './stage.js';

@@ -98,7 +98,8 @@ describe('FaceStage.detect without faces', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('lists the weight files it loaded, detector then landmarks', () => {
+  it('reports its detector settings and the weight files it loaded, detector then landmarks', () => {
+    expect(stage.detector).toEqual({ name: 'tiny', minScore: 0.5, maxFaces: 100, inputSizes: [512, 224], retryInputSize: 224, retryBorder: 1 });
     expect(stage.files.map((f) => f.file)).toEqual([
       'model/tiny_face_detector_model-weights_manifest.json',
       'model/tiny_face_detector_model.bin',

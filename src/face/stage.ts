@@ -6,7 +6,7 @@
  */
 import type { Box, Point } from './faceapi.js';
 import { CHIP_SIZE, chipTransform, extractChip } from './chip.js';
-import { findFaces, loadDetector, type DetectorName } from './detect.js';
+import { findFaces, loadDetector, type DetectorName, type DetectorSettings } from './detect.js';
 import { landmarkBox, loadLandmarkFinder } from './landmarks.js';
 import { toRgb, type PixelData } from './pixels.js';
 import type { WeightFile } from './weights.js';
@@ -32,8 +32,8 @@ export interface DetectedFace {
 }
 
 export interface FaceStage {
-  /** The detector in use. */
-  readonly detector: DetectorName;
+  /** The detector in use and its settings, for the model card. */
+  readonly detector: DetectorSettings;
   /** Every weight file the stage read (detector, then landmarks), for the model card. */
   readonly files: WeightFile[];
   /**
@@ -67,7 +67,7 @@ export async function loadFaceStage(options: FaceStageOptions = {}): Promise<Fac
   }
   const finder = landmarks;
   return {
-    detector: detector.name,
+    detector: detector.settings,
     files: [...detector.files, ...finder.files],
     async detect(pixels, width, height) {
       const image = toRgb(pixels, width, height);
