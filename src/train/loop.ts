@@ -21,8 +21,8 @@ import { inlineGradients, startGradientWorkers, type GradientSource } from './pa
 import { DEFAULT_TRAIN_OPTIONS, learningRateAt, type TrainOptions } from './options.js';
 import { addSnapshot, inAveragingWindow, type WeightAverage } from './average.js';
 import { pairDistances, scoreEmbeddings, type PairDistances, type ValidationScores } from './validate.js';
-import { calibrate, type Calibration } from './calibrate.js';
-import { calibrateOpenSet, defaultDecision, describeOpenSet, openSetTrials } from './open-set.js';
+import { describeOpenSet } from './open-set.js';
+import { calibrateHeldOut } from './held-out.js';
 import { centerSample, meanEmbedding } from './center.js';
 import { rocCurve } from './metrics.js';
 import { writePlots } from './plots.js';
@@ -369,11 +369,10 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   }
   const final = await validate({ ...uncentred, center: towerConfig.center });
   const { distances } = final;
-  const calibration: Calibration = calibrate(distances.same, distances.different, { targetFars: options.targetFars, defaultFar: options.targetFars[0] });
   // Checkpoints written before the option existed lack targetFpir.
-  const openSet = calibrateOpenSet(openSetTrials(final.vectors, final.dim, val.labels), options.targetFpir ?? DEFAULT_TRAIN_OPTIONS.targetFpir);
-  log(describeOpenSet(openSet));
-  const decision = defaultDecision(calibration, openSet);
+  const heldOut = calibrateHeldOut(final.vectors, final.dim, val.labels, distances, final.scores, { targetFars: options.targetFars, targetFpir: options.targetFpir ?? DEFAULT_TRAIN_OPTIONS.targetFpir });
+  const { calibration } = heldOut;
+  log(describeOpenSet(heldOut.openSet));
   const summary = towerSummary(trainable.tower);
   const wallSeconds = elapsed();
   const card = await saveModel(options.out, trainable.tower, {
@@ -387,18 +386,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       name: options.loss, margin: options.margin,
       ...(trainable.scale ? { scale: trainable.scale.dataSync()[0]! } : trainable.proxies ? { scale: options.scale, proxies: trainable.proxies.shape[0] } : {}),
     },
-    thresholds: {
-      eer: { threshold: calibration.eer.threshold, far: calibration.eer.far, tar: calibration.eer.tar },
-      atFar: calibration.atFar.map((p) => ({ targetFar: p.targetFar, threshold: p.threshold, far: p.far, tar: p.tar })),
-      default: decision.threshold,
-      defaultSource: decision.source,
-      openSet,
-    },
-    validation: {
-      auc: calibration.auc, eer: calibration.eer.rate, rank1: final.scores.rank1, precisionAt1: final.scores.precisionAt1,
-      mapAtR: final.scores.mapAtR, rPrecision: final.scores.rPrecision, samePairs: calibration.pairs.same, differentPairs: calibration.pairs.different,
-      bestEpoch: keptEpoch,
-    },
+    thresholds: heldOut.thresholds,
+    validation: { ...heldOut.validation, bestEpoch: keptEpoch },
     training: {
       backend: backendInfo.name, workers: workerCount, seed: options.seed, epochs: epoch, steps: step,
       batchSize: options.batchImages, learningRate: options.learningRate, wallSeconds, pairsPerSecond: history.at(-1)?.pairsPerSecond ?? 0, outcome,
