@@ -7,8 +7,9 @@
 import { availableParallelism } from 'node:os';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import sharp from 'sharp';
-import { createEmbedder, pendingRunner, recipeFromCard, startRunner, type Embedder } from '../embedding/index.js';
-import type { ModelCard } from '../model/card.js';
+import { createEmbedder, createFaceEmbedder, pendingFaceRunner, pendingRunner, recipeFromCard, startFaceRunner, startRunner, type Embedder } from '../embedding/index.js';
+import { isFaceCard } from '../face/model.js';
+import { weightsHashOf, type ModelCard } from '../model/card.js';
 import { readModelCard } from '../model/io.js';
 import { LocalHnswStore } from '../index/local-store.js';
 import type { IndexRunSummary } from '../index/reindex.js';
@@ -79,12 +80,22 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
   }
   // The model loads (in worker threads, serving from this thread until they are up) while the
   // index is opened and verified; the embedder queues work until its runner has started.
-  const started = startRunner(config.modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
+  const slots = Math.max(1, config.embedWorkers);
+  let started: Promise<unknown>;
+  let embedder: Embedder;
+  if (isFaceCard(card)) {
+    const faceRunner = startFaceRunner(config.modelDir, card, { workers: config.embedWorkers, log });
+    started = faceRunner;
+    embedder = createFaceEmbedder(recipeFromCard(card), pendingFaceRunner(faceRunner, slots));
+  } else {
+    const runner = startRunner(config.modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
+    started = runner;
+    embedder = createEmbedder(recipeFromCard(card), pendingRunner(runner, slots), { maxBatch: config.embedBatch, chunkSize: SERVER_CHUNK });
+  }
   started.catch(() => undefined); // awaited below
-  const embedder = createEmbedder(recipeFromCard(card), pendingRunner(started, Math.max(1, config.embedWorkers)), { maxBatch: config.embedBatch, chunkSize: SERVER_CHUNK });
   const store = new LocalHnswStore({
     indexDir: config.indexDir,
-    expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: card.weights.sha256 },
+    expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: weightsHashOf(card) },
     ef: config.indexEf,
     gallery: new GalleryStore(config.galleryDir, { storeDir: config.storeDir }),
     embedder,

@@ -17,7 +17,7 @@ import { ensureSampleGallery } from '../data/sample.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../train/options.js';
 import { KOCH_AFFINE_RANGES } from '../data/augment.js';
 import { train } from '../train/loop.js';
-import { parseModelCard, type ModelCard } from '../model/card.js';
+import { parseModelCard, weightsHashOf, type ModelCard } from '../model/card.js';
 import { MODEL_CARD_FILE } from '../model/io.js';
 import { parseApiConfig } from '../api/config/index.js';
 import { readWranglerEnv, startNodeAdapter } from '../api/node/index.js';
@@ -75,7 +75,7 @@ async function trainSample(gallery: string, out: string): Promise<void> {
 /** The version CURRENT names if it verifies and was built with this model, else why not. */
 async function usableIndex(indexDir: string, card: ModelCard): Promise<{ version: string } | { reason: string }> {
   try {
-    const index = await openSnapshot(indexDir, { expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: card.weights.sha256 } });
+    const index = await openSnapshot(indexDir, { expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: weightsHashOf(card) } });
     return { version: index.version };
   } catch (error) {
     return { reason: isIndexError(error, 'NO_CURRENT') ? 'none yet' : (error as Error).message.split('\n')[0] };

@@ -55,7 +55,7 @@ function describeInput(input: Uint8Array | string): string {
 }
 
 /** Maps sharp's plain `Error` messages (it sets no codes) onto our stable codes. */
-function classifySharpError(error: unknown, input: Uint8Array | string, limit: number): ImageDecodeError {
+export function classifySharpError(error: unknown, input: Uint8Array | string, limit: number): ImageDecodeError {
   const message = error instanceof Error ? error.message : String(error);
   const what = describeInput(input);
   if (/unsupported image format/i.test(message)) {

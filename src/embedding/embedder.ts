@@ -7,6 +7,7 @@
  * while earlier ones are embedded; an unreadable image does not stop it.
  */
 import { preprocessImage, type PreprocessOptions } from '../data/preprocess.js';
+import type { FaceSearch } from './faces.js';
 import { batchQueue, type QueueStats } from './queue.js';
 import { imageFloats, type EmbeddingRecipe } from './recipe.js';
 import type { Runner } from './runner.js';
@@ -17,8 +18,10 @@ export type EmbedInput = string | Uint8Array;
 export interface EmbedAllResult {
   /** `inputs.length * dim` floats, row i for input i (zeros for failed inputs). */
   vectors: Float32Array;
-  /** Inputs that could not be decoded, in input order. */
+  /** Inputs that could not be decoded (face models: or hold no face), in input order. */
   failed: { index: number; reason: string }[];
+  /** Face models only: inputs without a face (also in `failed`), and inputs with several (the largest was embedded). */
+  faces?: { none: number[]; several: { index: number; faces: number }[] };
 }
 
 export interface Embedder {
@@ -44,6 +47,8 @@ export interface Embedder {
    * const { vectors, failed } = await embedder.embedAll(['/g/alice/1.png', bytes], { onProgress: (done, total) => … });
    */
   embedAll(inputs: readonly EmbedInput[], options?: { onProgress?: (done: number, total: number) => void }): Promise<EmbedAllResult>;
+  /** Face models only: every face of an image, with its box (see faces.ts). `prepare` and `embed` then throw. */
+  readonly faces?: FaceSearch;
   /** Passes and images through the queue so far (metrics, tests). */
   stats(): QueueStats;
   /** Rejects queued work and frees the runner (workers, tensors). */

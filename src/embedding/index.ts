@@ -8,8 +8,9 @@
  * await embedder.close();
  */
 export { createEmbedder, type EmbedAllResult, type Embedder, type EmbedderOptions, type EmbedInput } from './embedder.js';
+export { createFaceEmbedder, decodeFaceImage, inThreadFaceRunner, pendingFaceRunner, type FaceImage, type FaceRunner, type FaceSearch } from './faces.js';
 export { handoffRunner, pendingRunner } from './handoff.js';
-export { openEmbedder, startRunner, type RunnerOptions } from './open.js';
+export { openEmbedder, startFaceRunner, startRunner, type RunnerOptions } from './open.js';
 export type { QueueStats } from './queue.js';
 export { imageFloats, imageShape, recipeFromCard, storesNormalized, type EmbeddingRecipe } from './recipe.js';
 export { inThreadRunner, type Runner } from './runner.js';

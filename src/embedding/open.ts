@@ -6,11 +6,13 @@ import type { BaseLogger } from 'pino';
 import { initBackend, type BackendPreference } from '../model/backend.js';
 import type { ModelCard } from '../model/card.js';
 import { loadModel, readModelCard } from '../model/io.js';
+import { isFaceCard, loadFacePipeline } from '../face/model.js';
 import { createEmbedder, type Embedder, type EmbedderOptions } from './embedder.js';
+import { createFaceEmbedder, inThreadFaceRunner, type FaceRunner } from './faces.js';
 import { handoffRunner } from './handoff.js';
 import { recipeFromCard } from './recipe.js';
 import { inThreadRunner, type Runner } from './runner.js';
-import { startWorkerRunner } from './workers.js';
+import { startFaceWorkerRunner, startWorkerRunner } from './workers.js';
 
 export interface RunnerOptions {
   /** Worker threads, each with its own tfjs and copy of the tower; 0 = this thread. Default 0. */
@@ -69,7 +71,22 @@ export async function startRunner(modelDir: string, card: ModelCard, options: Ru
 }
 
 /**
- * Opens a model directory as an embedder.
+ * Starts the face runner for a face card: this thread, or worker threads (each loads the stage and
+ * the tower; no warm start: a face model loads in about as long in a worker as here).
+ *
+ * @example
+ * const runner = await startFaceRunner('models/faces', card, { workers: 2 });
+ */
+export async function startFaceRunner(modelDir: string, card: ModelCard, options: RunnerOptions = {}): Promise<FaceRunner> {
+  const workers = options.workers ?? 0;
+  if (workers > 0) return startFaceWorkerRunner({ modelDir, modelId: card.modelId, backend: options.backend, batchSize: options.batchSize ?? 8 }, workers);
+  const log = options.log;
+  await initBackend({ preference: options.backend, log: log ? (m) => log.info(m) : () => {} });
+  return inThreadFaceRunner(await loadFacePipeline(card, modelDir), { owned: true });
+}
+
+/**
+ * Opens a model directory as an embedder (a face embedder for a face model).
  *
  * @example
  * const embedder = await openEmbedder('models/omniglot', { workers: 2 });
@@ -77,6 +94,7 @@ export async function startRunner(modelDir: string, card: ModelCard, options: Ru
  */
 export async function openEmbedder(modelDir: string, options: RunnerOptions & EmbedderOptions = {}): Promise<Embedder> {
   const card = await readModelCard(modelDir);
+  if (isFaceCard(card)) return createFaceEmbedder(recipeFromCard(card), await startFaceRunner(modelDir, card, options), { maxBatch: options.maxBatch });
   const runner = await startRunner(modelDir, card, options);
   return createEmbedder(recipeFromCard(card), runner, options);
 }

@@ -42,6 +42,23 @@ interface Job {
 }
 
 /**
+ * Takes the first queued job and as many following ones as fit with it in `max` items (a first job
+ * larger than `max` goes alone): the jobs of one pass.
+ *
+ * @example
+ * takeJobs(queue, (job) => job.count, 32);
+ */
+export function takeJobs<J>(queue: J[], size: (job: J) => number, max: number): J[] {
+  const jobs = [queue.shift() as J];
+  let count = size(jobs[0]);
+  while (queue.length > 0 && count + size(queue[0]) <= max) {
+    count += size(queue[0]);
+    jobs.push(queue.shift() as J);
+  }
+  return jobs;
+}
+
+/**
  * @example
  * const queue = batchQueue(runner, { dim: 64, imageFloats: 784 });
  * const [a, b] = await Promise.all([queue.submit(x, 1), queue.submit(y, 1)]); // one pass when the runner was busy
@@ -91,16 +108,7 @@ export function batchQueue(runner: Runner, options: BatchQueueOptions): BatchQue
   };
 
   const pump = (): void => {
-    while (inFlight < runner.slots && queue.length > 0) {
-      const jobs = [queue.shift() as Job];
-      let count = jobs[0].count;
-      while (queue.length > 0 && count + queue[0].count <= maxBatch) {
-        const next = queue.shift() as Job;
-        jobs.push(next);
-        count += next.count;
-      }
-      dispatch(jobs);
-    }
+    while (inFlight < runner.slots && queue.length > 0) dispatch(takeJobs(queue, (j) => j.count, maxBatch));
   };
 
   return {

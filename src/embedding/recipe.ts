@@ -4,7 +4,7 @@
  * the metric and the dimension. Every embedder, in this thread or in a worker, for training's
  * calibration, the index job or a request, embeds by this one recipe.
  */
-import type { ModelCard } from '../model/card.js';
+import { weightsHashOf, type ModelCard } from '../model/card.js';
 import type { Metric, PreprocessConfig } from '../model/config.js';
 import type { EmbedSettings } from '../model/embed.js';
 
@@ -47,7 +47,7 @@ export function recipeFromCard(card: ModelCard): EmbeddingRecipe {
   const normalized = storesNormalized(card.metric, card.tower.l2Normalize);
   return {
     modelId: card.modelId,
-    weightsHash: card.weights.sha256,
+    weightsHash: weightsHashOf(card),
     dim: card.embeddingSize,
     metric: card.metric,
     normalized,

@@ -6,6 +6,8 @@
 import type { Worker } from 'node:worker_threads';
 import type { BackendPreference } from '../model/backend.js';
 import { startTsWorker } from '../util/worker.js';
+import type { DescribedFace } from '../face/model.js';
+import type { FaceImage, FaceRunner } from './faces.js';
 import type { Runner } from './runner.js';
 
 export interface EmbedWorkerInit {
@@ -16,15 +18,29 @@ export interface EmbedWorkerInit {
   batchSize: number;
 }
 
-export type EmbedWorkerRequest = { id: number; data: Float32Array; count: number };
+export type EmbedWorkerRequest =
+  | { id: number; kind: 'embed'; data: Float32Array; count: number }
+  | { id: number; kind: 'faces'; images: FaceImage[]; chips: boolean };
 export type EmbedWorkerReply =
-  | { ok: true; ready: true; dim: number; backend: string }
+  | { ok: true; ready: true; dim: number; backend: string; faces: boolean }
   | { ok: true; ready?: undefined; id: number; vectors: Float32Array }
+  | { ok: true; ready?: undefined; id: number; faces: DescribedFace[][] }
   | { ok: false; id?: number; error: string };
+
+type JobReply = Exclude<EmbedWorkerReply, { ready: true } | { ok: false }>;
+type JobRequest = EmbedWorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 interface PoolWorker {
   worker: Worker;
   busy: boolean;
+}
+
+interface Pool {
+  slots: number;
+  dim: number;
+  faces: boolean;
+  call(request: JobRequest, transfer: ArrayBuffer[]): Promise<JobReply>;
+  close(): Promise<void>;
 }
 
 /**
@@ -36,9 +52,53 @@ interface PoolWorker {
  * await runner.close();
  */
 export async function startWorkerRunner(init: EmbedWorkerInit, count: number): Promise<Runner & { dim: number }> {
+  const pool = await startPool(init, count);
+  if (pool.faces) {
+    await pool.close();
+    throw new Error(`${init.modelDir} holds a face model: start it with startFaceWorkerRunner`);
+  }
+  return {
+    slots: pool.slots,
+    dim: pool.dim,
+    async run(data, imageCount) {
+      const reply = await pool.call({ kind: 'embed', data, count: imageCount }, [data.buffer as ArrayBuffer]);
+      if (!('vectors' in reply)) throw new Error('embedding worker: expected vectors');
+      return reply.vectors;
+    },
+    close: () => pool.close(),
+  };
+}
+
+/**
+ * Starts `count` workers that each load a face model (stage + tower) and describe every face of
+ * the images they are sent.
+ *
+ * @example
+ * const runner = await startFaceWorkerRunner({ modelDir: 'models/faces', batchSize: 8 }, 2);
+ * const [faces] = await runner.run([{ pixels, width, height }]);
+ */
+export async function startFaceWorkerRunner(init: EmbedWorkerInit, count: number): Promise<FaceRunner & { dim: number }> {
+  const pool = await startPool(init, count);
+  if (!pool.faces) {
+    await pool.close();
+    throw new Error(`${init.modelDir} holds no face model`);
+  }
+  return {
+    slots: pool.slots,
+    dim: pool.dim,
+    async run(images, options = {}) {
+      const reply = await pool.call({ kind: 'faces', images: [...images], chips: options.chips ?? false }, [...new Set(images.map((im) => im.pixels.buffer as ArrayBuffer))]);
+      if (!('faces' in reply)) throw new Error('embedding worker: expected faces');
+      return reply.faces;
+    },
+    close: () => pool.close(),
+  };
+}
+
+async function startPool(init: EmbedWorkerInit, count: number): Promise<Pool> {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`need at least one worker, got ${count}`);
   const pool: PoolWorker[] = [];
-  const pending = new Map<number, { resolve: (v: Float32Array) => void; reject: (e: Error) => void; worker: PoolWorker }>();
+  const pending = new Map<number, { resolve: (v: JobReply) => void; reject: (e: Error) => void; worker: PoolWorker }>();
   const waiting: (() => void)[] = [];
   let nextId = 1;
   let closed = false;
@@ -55,16 +115,16 @@ export async function startWorkerRunner(init: EmbedWorkerInit, count: number): P
     const worker = startTsWorker(new URL('./worker.ts', import.meta.url), init);
     const member: PoolWorker = { worker, busy: false };
     pool.push(member);
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<{ dim: number; faces: boolean }>((resolve, reject) => {
       worker.on('message', (reply: EmbedWorkerReply) => {
-        if (reply.ok && reply.ready) return resolve(reply.dim);
+        if (reply.ok && reply.ready) return resolve({ dim: reply.dim, faces: reply.faces });
         if (!reply.ok && reply.id === undefined) return reject(new Error(`embedding worker failed to start: ${reply.error}`));
         const job = reply.id === undefined ? undefined : pending.get(reply.id);
         if (!job) return;
         pending.delete(reply.id as number);
         member.busy = false;
         waiting.shift()?.();
-        if (reply.ok) job.resolve(reply.vectors);
+        if (reply.ok) job.resolve(reply);
         else job.reject(new Error(`embedding worker: ${reply.error}`));
       });
       worker.on('error', (error) => {
@@ -79,9 +139,9 @@ export async function startWorkerRunner(init: EmbedWorkerInit, count: number): P
     });
   });
 
-  let dims: number[];
+  let started: { dim: number; faces: boolean }[];
   try {
-    dims = await Promise.all(ready);
+    started = await Promise.all(ready);
   } catch (error) {
     closed = true;
     await Promise.all(pool.map((p) => p.worker.terminate()));
@@ -101,15 +161,15 @@ export async function startWorkerRunner(init: EmbedWorkerInit, count: number): P
 
   return {
     slots: count,
-    dim: dims[0],
-    async run(data, imageCount) {
+    dim: started[0].dim,
+    faces: started[0].faces,
+    async call(request, transfer) {
       if (closed) throw new Error('worker runner is closed');
       const member = await acquire();
       const id = nextId++;
-      return new Promise<Float32Array>((resolve, reject) => {
+      return new Promise<JobReply>((resolve, reject) => {
         pending.set(id, { resolve, reject, worker: member });
-        const request: EmbedWorkerRequest = { id, data, count: imageCount };
-        member.worker.postMessage(request, [data.buffer as ArrayBuffer]);
+        member.worker.postMessage({ ...request, id } as EmbedWorkerRequest, transfer);
       });
     },
     async close() {

@@ -33,6 +33,9 @@ const NETS: { [K in NetKind]: { weights: FaceModelName; create: (api: FaceApiMod
   recognition: { weights: 'face_recognition_model', create: (api) => new api.FaceRecognitionNet() },
 };
 
+/** The weight set (file stem in face-api's `model/`) a net kind loads. */
+export const netWeights = (kind: NetKind): FaceModelName => NETS[kind].weights;
+
 export interface LoadedNet<N extends FaceApiNet> {
   net: N;
   /** The files its weights were read from (manifest + weights), with sha256. */

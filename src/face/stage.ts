@@ -18,6 +18,10 @@ export interface FaceStageOptions {
   minScore?: number;
   /** Most faces returned per image. Default 100. */
   maxFaces?: number;
+  /** Detector input sizes and retry, as `DetectorOptions` (defaults: the measured ones). */
+  inputSizes?: number[];
+  retryInputSize?: number;
+  retryBorder?: number;
 }
 
 export interface DetectedFace {
@@ -56,7 +60,8 @@ export interface FaceStage {
  * const descriptors = await tower.embed(faces.map((f) => f.crop));
  */
 export async function loadFaceStage(options: FaceStageOptions = {}): Promise<FaceStage> {
-  const detector = await loadDetector({ name: options.detector, minScore: options.minScore, maxFaces: options.maxFaces });
+  const { detector: name, ...rest } = options;
+  const detector = await loadDetector({ name, ...rest });
   let landmarks;
   try {
     // The 68-point net: its tiny sibling tripled the EER (docs/research/2026-12-face-stage.md).

@@ -43,6 +43,33 @@ function record(file: string, bytes: Uint8Array, version: string): WeightFile {
   return { package: '@vladmandic/face-api', version, file, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
+interface RawWeights {
+  files: WeightFile[];
+  /** Each manifest group with its weight files' bytes joined. */
+  groups: { weights: tf.io.WeightsManifestEntry[]; bytes: Buffer }[];
+}
+
+/** Reads a weight set's manifest and files from the installed package and hashes each file. */
+async function readRawWeights(name: FaceModelName): Promise<RawWeights> {
+  const root = faceApiPackageDir();
+  const version = faceApiVersion();
+  const manifestFile = `model/${name}-weights_manifest.json`;
+  const manifestBytes = await readFile(join(root, manifestFile));
+  const files = [record(manifestFile, manifestBytes, version)];
+  const groups: RawWeights['groups'] = [];
+  for (const group of JSON.parse(manifestBytes.toString('utf8')) as ManifestGroup[]) {
+    const parts: Buffer[] = [];
+    for (const path of group.paths) {
+      const file = `model/${path}`;
+      const bytes = await readFile(join(root, file));
+      files.push(record(file, bytes, version));
+      parts.push(bytes);
+    }
+    groups.push({ weights: group.weights, bytes: Buffer.concat(parts) });
+  }
+  return { files, groups };
+}
+
 /**
  * Reads `model/<name>-weights_manifest.json` and its weight files from the installed package,
  * hashes them and decodes the (uint8-quantised) weights to float32 tensors.
@@ -52,24 +79,24 @@ function record(file: string, bytes: Uint8Array, version: string): WeightFile {
  * files[1]; // { package: '@vladmandic/face-api', version: '1.7.15', file: 'model/face_recognition_model.bin', bytes: 6444032, sha256: 'b413…' }
  */
 export async function readFaceWeights(name: FaceModelName): Promise<LoadedWeights> {
-  const root = faceApiPackageDir();
-  const version = faceApiVersion();
-  const manifestFile = `model/${name}-weights_manifest.json`;
-  const manifestBytes = await readFile(join(root, manifestFile));
-  const files = [record(manifestFile, manifestBytes, version)];
-  const groups = JSON.parse(manifestBytes.toString('utf8')) as ManifestGroup[];
+  const { files, groups } = await readRawWeights(name);
   const weightMap: tf.NamedTensorMap = {};
-  for (const group of groups) {
-    const parts: Buffer[] = [];
-    for (const path of group.paths) {
-      const file = `model/${path}`;
-      const bytes = await readFile(join(root, file));
-      files.push(record(file, bytes, version));
-      parts.push(bytes);
-    }
-    const joined = Buffer.concat(parts);
-    const buffer = joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength);
-    Object.assign(weightMap, tf.io.decodeWeights(buffer, group.weights));
+  for (const { weights, bytes } of groups) {
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    Object.assign(weightMap, tf.io.decodeWeights(buffer, weights));
   }
   return { weightMap, files };
+}
+
+/**
+ * The files of a weight set with their sha256, and its parameter count, without decoding anything
+ * (what a model card records).
+ *
+ * @example
+ * const { files, parameters } = await describeFaceWeights('face_recognition_model');
+ */
+export async function describeFaceWeights(name: FaceModelName): Promise<{ files: WeightFile[]; parameters: number }> {
+  const { files, groups } = await readRawWeights(name);
+  const parameters = groups.flatMap((g) => g.weights).reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  return { files, parameters };
 }

@@ -87,6 +87,17 @@ export const ManifestSchema = z.object({
     journalSeq: z.number().int().nonnegative(),
   }),
   entries: z.array(ManifestEntrySchema),
+  /**
+   * Face models: which gallery images held no face (left out of the index, retried by every run)
+   * and which held several (`rule`: the largest face was indexed).
+   */
+  faces: z
+    .object({
+      rule: z.literal('largest'),
+      noFace: z.array(z.object({ identity: z.string(), origin: z.enum(['folder', 'enrolment']), source: z.string() })),
+      several: z.array(z.object({ identity: z.string(), origin: z.enum(['folder', 'enrolment']), source: z.string(), faces: z.number().int().min(2) })),
+    })
+    .optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

@@ -11,10 +11,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IndexError } from './errors.js';
-import type { Embedder } from '../embedding/index.js';
+import type { EmbedAllResult, Embedder } from '../embedding/index.js';
 import { addRows, createHnsw, DEFAULT_HNSW_PARAMS, loadHnsw, type Hnsw } from './hnsw.js';
 import { acquireLock } from './lock.js';
-import { HNSW_FILE, MANIFEST_FILE, MANIFEST_FORMAT, VECTORS_FILE, type HnswParams, type Manifest } from './manifest.js';
+import { entryKey, HNSW_FILE, MANIFEST_FILE, MANIFEST_FORMAT, VECTORS_FILE, type HnswParams, type Manifest } from './manifest.js';
 import { readSnapshotData, type SnapshotData } from './snapshot-read.js';
 import { DEFAULT_MAX_DELETED_FRACTION, planIndex, type Plan } from './plan.js';
 import { allocateVersion, LOCK_FILE, pruneSnapshots, readCurrent, switchCurrent, writeSnapshot } from './snapshot.js';
@@ -56,6 +56,8 @@ export interface IndexRunSummary {
   embedded: number;
   /** Images that could not be decoded (left out, retried next run). */
   failed: number;
+  /** Face models: images without a face (left out, retried next run) and images with several (largest face indexed). */
+  faces?: NonNullable<Manifest['faces']>;
   images: number;
   identities: number;
   deleted: number;
@@ -72,8 +74,31 @@ export function formatSummary(s: IndexRunSummary): string {
   return (
     `${s.version}: ${s.mode} (${s.reason}); added ${s.added}, changed ${s.changed}, removed ${s.removed}, ` +
     `unchanged ${s.unchanged}, embedded ${s.embedded}${s.failed ? `, failed ${s.failed}` : ''}; ` +
-    `${s.images} images of ${s.identities} identities in ${s.seconds.toFixed(2)} s`
+    `${s.images} images of ${s.identities} identities in ${s.seconds.toFixed(2)} s${s.faces ? facesSentence(s.faces) : ''}`
   );
+}
+
+const listSome = (items: readonly { source: string }[]): string => items.slice(0, 5).map((i) => i.source).join(', ') + (items.length > 5 ? `, and ${items.length - 5} more` : '');
+
+/** The face line of the summary, in words: what was left out and what was chosen. */
+function facesSentence(f: NonNullable<Manifest['faces']>): string {
+  const none = f.noFace.length ? `${f.noFace.length} image${f.noFace.length === 1 ? '' : 's'} without a face left out (${listSome(f.noFace)})` : 'a face found in every image';
+  const several = f.several.length ? `; ${f.several.length} with several faces, the largest indexed (${listSome(f.several)})` : '';
+  return `. Faces: ${none}${several}`;
+}
+
+/**
+ * The face lists of a run: images without a face from this run's embedding, images with several
+ * from this run and, for vectors reused from the previous snapshot, from its manifest.
+ */
+function faceLists(plan: Plan, embedded: EmbedAllResult, previous: SnapshotData | null): NonNullable<Manifest['faces']> {
+  const who = (e: { identity: string; origin: 'folder' | 'enrolment'; source: string }) => ({ identity: e.identity, origin: e.origin, source: e.source });
+  const reused = new Set(plan.entries.filter((p) => p.vector.from === 'previous').map((p) => entryKey(p.entry)));
+  const several = [
+    ...(previous?.manifest.faces?.several ?? []).filter((s) => reused.has(entryKey(s))),
+    ...(embedded.faces?.several ?? []).map((s) => ({ ...who(plan.toEmbed[s.index]), faces: s.faces })),
+  ];
+  return { rule: 'largest', noFace: (embedded.faces?.none ?? []).map((i) => who(plan.toEmbed[i])), several };
 }
 
 /** The verified current snapshot (null if none), and the version name to record as parent. */
@@ -148,11 +173,14 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       plan.toEmbed.map((e) => e.path),
       { onProgress: (done, total) => progress('embed', done, total) },
     );
-    if (embedded.failed.length) {
-      for (const f of embedded.failed.slice(0, 10)) warn(`left out ${plan.toEmbed[f.index].path}: ${f.reason}`);
-      if (embedded.failed.length > 10) warn(`… and ${embedded.failed.length - 10} more unreadable images`);
-      plan = dropFailed(plan, new Set(embedded.failed.map((f) => f.index)));
+    const faces = embedder.faces ? faceLists(plan, embedded, previous) : undefined;
+    const noFace = new Set(embedded.faces?.none ?? []);
+    const unreadable = embedded.failed.filter((f) => !noFace.has(f.index));
+    if (unreadable.length) {
+      for (const f of unreadable.slice(0, 10)) warn(`left out ${plan.toEmbed[f.index].path}: ${f.reason}`);
+      if (unreadable.length > 10) warn(`… and ${unreadable.length - 10} more unreadable images`);
     }
+    if (embedded.failed.length) plan = dropFailed(plan, new Set(embedded.failed.map((f) => f.index)));
     const t2 = performance.now();
 
     const dim = recipe.dim;
@@ -182,6 +210,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       build: { mode: plan.mode, reason: plan.reason, ...plan.counts, seconds: 0 },
       gallery: { root: options.store.root, store: options.store.dir, journalSeq: listing.journalSeq },
       entries: plan.entries.map((p) => ({ label: p.label, identity: p.entry.identity, origin: p.entry.origin, source: p.entry.source, sha256: p.entry.sha256, size: p.entry.size })),
+      ...(faces ? { faces } : {}),
     };
     manifest.build.seconds = round3((performance.now() - started) / 1000);
 
@@ -206,7 +235,8 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
       mode: plan.mode,
       reason: plan.reason,
       ...plan.counts,
-      failed: embedded.failed.length,
+      failed: unreadable.length,
+      ...(faces ? { faces } : {}),
       images: manifest.counts.images,
       identities: manifest.counts.identities,
       deleted: manifest.counts.deleted,

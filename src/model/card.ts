@@ -3,8 +3,10 @@
  * calibrated thresholds) and to judge it (validation scores, training provenance), next to the
  * weights it describes. Objects are parsed loosely (unknown keys kept) so later versions can add fields.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { LossName, Metric, PreprocessConfig, TowerArch, TowerConfig } from './config.js';
+import { faceStageSchema, pretrainedTowerSchema, type FaceStageSpec, type PretrainedTowerSpec } from './face-card.js';
 
 export const MODEL_CARD_FORMAT = 'twinsearch-model-card/1';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -40,14 +42,29 @@ export interface OpenSetPoint {
   warning?: string;
 }
 
+/** The tower as a card records it: a trained tower (config.ts), or `arch: 'pretrained'` with its `pretrained` block. */
+export type CardTower = Omit<TowerConfig, 'arch' | 'filters'> & {
+  arch: TowerArch | 'pretrained';
+  /** Trained towers only. */
+  filters?: number;
+  /** `arch: 'pretrained'` only: where the weights come from (package, version, files + sha256). */
+  pretrained?: PretrainedTowerSpec;
+};
+
+/** Preprocessing as a card records it: a face model adds its face stage (detect → landmarks → align). */
+export type CardPreprocess = PreprocessConfig & {
+  /** Face models only: the face stage that cuts the aligned chip the tower sees (width x height = the chip). */
+  face?: FaceStageSpec;
+};
+
 export interface ModelCard {
   format: typeof MODEL_CARD_FORMAT;
   /** `<name>-<first 12 hex of the weights' sha256>`. */
   modelId: string;
   /** ISO 8601 time the model was saved. */
   createdAt: string;
-  preprocess: PreprocessConfig;
-  tower: TowerConfig;
+  preprocess: CardPreprocess;
+  tower: CardTower;
   /** [height, width, channels]; equals [preprocess.height, preprocess.width, preprocess.channels]. */
   inputShape: [number, number, number];
   embeddingSize: number;
@@ -56,7 +73,8 @@ export interface ModelCard {
    * embeddings (L2-normalised first when `tower.l2Normalize`); `cosine` = 1 - cosine similarity.
    */
   metric: Metric;
-  loss: { name: LossName; margin?: number; scale?: number; [extra: string]: unknown };
+  /** `none`: nothing was trained (a pretrained tower used as published). */
+  loss: { name: LossName | 'none'; margin?: number; scale?: number; [extra: string]: unknown };
   thresholds: {
     /** Equal error rate point. */
     eer: OperatingPoint;
@@ -97,10 +115,14 @@ export interface ModelCard {
     /** Run details beyond these (workers, augmentation settings, outcome...) are kept. */
     [extra: string]: unknown;
   };
-  weights: { file: typeof WEIGHTS_FILE; sha256: string };
+  /** The trained weights; absent for a pretrained tower without a trained part (its files are in `tower.pretrained`). */
+  weights?: { file: typeof WEIGHTS_FILE; sha256: string };
   /** Number of parameters of the tower. */
   parameters: number;
 }
+
+/** A card of a trained tower: its weights file is always there. */
+export type TrainedModelCard = ModelCard & { weights: NonNullable<ModelCard['weights']> };
 
 // Keep the enums in step with config.ts: these fail to compile if a name is added there and not here.
 const TOWER_ARCHS = ['conv4', 'writeup', 'koch'] as const satisfies readonly TowerArch[];
@@ -127,19 +149,21 @@ export const preprocessSchema = z
     std: finite.positive(),
     standardize: z.boolean().optional(),
     crop: z.object({ left: rate, top: rate, width: rate, height: rate }).optional(),
+    face: faceStageSchema.optional(),
   })
   .loose();
 
 export const towerSchema = z
   .object({
-    arch: z.enum(TOWER_ARCHS),
+    arch: z.enum([...TOWER_ARCHS, 'pretrained']),
     embeddingSize: positiveInt,
-    filters: positiveInt,
+    filters: positiveInt.optional(),
     l2Normalize: z.boolean(),
     head: z.enum(['flatten', 'gap']).optional(),
     dropout: finite.min(0).max(1).optional(),
     flipAverage: z.boolean().optional(),
     center: z.array(finite).optional(),
+    pretrained: pretrainedTowerSchema.optional(),
   })
   .loose();
 
@@ -169,7 +193,7 @@ export const modelCardSchema = z
     inputShape: z.tuple([positiveInt, positiveInt, z.union([z.literal(1), z.literal(3)])]),
     embeddingSize: positiveInt,
     metric: z.enum(METRICS),
-    loss: z.object({ name: z.enum(LOSS_NAMES), margin: finite.optional(), scale: finite.optional() }).loose(),
+    loss: z.object({ name: z.enum([...LOSS_NAMES, 'none']), margin: finite.optional(), scale: finite.optional() }).loose(),
     thresholds: z
       .object({
         eer: operatingPoint,
@@ -205,7 +229,7 @@ export const modelCardSchema = z
         dataRoot: z.string().optional(),
       })
       .loose(),
-    weights: z.object({ file: z.literal(WEIGHTS_FILE), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256') }).loose(),
+    weights: z.object({ file: z.literal(WEIGHTS_FILE), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256') }).loose().optional(),
     parameters: positiveInt,
   })
   .loose()
@@ -224,7 +248,30 @@ export const modelCardSchema = z
     if (center && !card.tower.l2Normalize) {
       ctx.addIssue({ code: 'custom', path: ['tower', 'center'], message: 'needs tower.l2Normalize: it is the mean of unit embeddings' });
     }
+    const pretrained = card.tower.arch === 'pretrained';
+    if (pretrained !== (card.tower.pretrained !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tower', 'pretrained'], message: pretrained ? "arch 'pretrained' needs the pretrained block" : "only arch 'pretrained' takes a pretrained block" });
+    }
+    if (!pretrained && card.tower.filters === undefined) ctx.addIssue({ code: 'custom', path: ['tower', 'filters'], message: 'a trained tower needs filters' });
+    if (!pretrained && !card.weights) ctx.addIssue({ code: 'custom', path: ['weights'], message: 'a trained tower needs its weights file' });
+    if (pretrained && card.tower.pretrained && card.tower.pretrained.dim !== card.tower.embeddingSize && !card.weights) {
+      ctx.addIssue({ code: 'custom', path: ['tower', 'pretrained', 'dim'], message: `must equal tower.embeddingSize (${card.tower.embeddingSize}) when nothing trained sits on top` });
+    }
   });
+
+/**
+ * The hash that stands for a model's weights in index manifests: the trained weights' sha256, or, for
+ * a pretrained tower without trained weights, a digest of every pretrained and face-stage file's sha256
+ * (so a different package build re-embeds the gallery).
+ *
+ * @example
+ * weightsHashOf(card); // '9c1f…' (64 hex)
+ */
+export function weightsHashOf(card: Pick<ModelCard, 'weights' | 'tower' | 'preprocess'>): string {
+  if (card.weights) return card.weights.sha256;
+  const files = [...(card.preprocess.face?.files ?? []), ...(card.tower.pretrained?.files ?? [])].map((f) => `${f.package}@${f.version}/${f.file}:${f.sha256}`);
+  return createHash('sha256').update(files.join('\n')).digest('hex');
+}
 
 /** A model card that failed validation; `message` lists every problem with its path. */
 export class ModelCardError extends Error {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic.js';
-import { MODEL_CARD_FORMAT, ModelCardError, WEIGHTS_FILE, parseModelCard, type ModelCard } from './card.js';
+import { MODEL_CARD_FORMAT, ModelCardError, WEIGHTS_FILE, parseModelCard, type ModelCard, type TrainedModelCard } from './card.js';
 import { embeddingSizeOf } from './embed.js';
 import { inputShapeOf } from './tower.js';
 
@@ -135,7 +135,7 @@ function checkTowerMatches(tower: tf.LayersModel, card: Pick<ModelCard, 'preproc
  * const card = await saveModel('models/omniglot', tower, { name: 'omniglot', preprocess, tower: towerConfig, metric: 'l2', loss: { name: 'npair', scale: 25 }, thresholds, validation, training });
  * card.modelId; // 'omniglot-3f2a9c0d1e4b': the name and a hash of the weights and embedding recipe
  */
-export async function saveModel(dir: string, tower: tf.LayersModel, draft: ModelCardDraft): Promise<ModelCard> {
+export async function saveModel(dir: string, tower: tf.LayersModel, draft: ModelCardDraft): Promise<TrainedModelCard> {
   const { name, createdAt, inputShape, embeddingSize, parameters, ...rest } = draft;
   if (!/^[\w.-]+$/.test(name)) throw new Error(`Model name "${name}" must be letters, digits, ".", "_" or "-"`);
   checkTowerMatches(tower, draft);
@@ -157,7 +157,7 @@ export async function saveModel(dir: string, tower: tf.LayersModel, draft: Model
   });
   await writeTowerFiles(dir, serialised);
   await writeFileAtomic(join(dir, MODEL_CARD_FILE), jsonText(card));
-  return card;
+  return card as TrainedModelCard;
 }
 
 const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
@@ -243,8 +243,9 @@ export async function readModelCard(dir: string): Promise<ModelCard> {
  * const { tower, card } = await loadModel('models/omniglot');
  * const vectors = embedImageSet(tower, images, count, card.inputShape, { l2Normalize: card.tower.l2Normalize });
  */
-export async function loadModel(dir: string): Promise<{ tower: tf.LayersModel; card: ModelCard }> {
+export async function loadModel(dir: string): Promise<{ tower: tf.LayersModel; card: TrainedModelCard }> {
   const card = await readModelCard(dir);
+  if (!card.weights) throw new ModelLoadError('MODEL_CORRUPT', dir, `${MODEL_CARD_FILE} names no weights file: a pretrained tower loads with src/face (openEmbedder does)`);
   const weights = await readRequired(dir, card.weights.file);
   checkSha256(dir, card.weights.file, weights, card.weights.sha256);
   const tower = await readTower(dir, weights);
@@ -254,7 +255,7 @@ export async function loadModel(dir: string): Promise<{ tower: tf.LayersModel; c
     tower.dispose();
     throw new ModelLoadError('MODEL_CORRUPT', dir, `${MODEL_JSON_FILE} does not match ${MODEL_CARD_FILE}: ${(err as Error).message}`, { cause: err });
   }
-  return { tower, card };
+  return { tower, card: card as TrainedModelCard };
 }
 
 // ---- Training checkpoints ----

@@ -14,7 +14,7 @@ import { initBackend, type BackendInfo } from '../model/backend.js';
 import { buildTower, towerSummary } from '../model/tower.js';
 import { embedImageSetAsync, type EmbedSettings } from '../model/embed.js';
 import { loadCheckpoint, loadModel, saveCheckpoint, saveModel } from '../model/io.js';
-import type { ModelCard } from '../model/card.js';
+import type { TrainedModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
 import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSettings, type Trainable } from './gradients.js';
 import { inlineGradients, startGradientWorkers, type GradientSource } from './parallel.js';
@@ -62,7 +62,7 @@ export interface TrainHooks {
 export interface TrainResult {
   /** 'completed', 'early-stopped', 'time-limit' or 'interrupted' (checkpoint saved, no final model). */
   outcome: 'completed' | 'early-stopped' | 'time-limit' | 'interrupted';
-  card?: ModelCard;
+  card?: TrainedModelCard;
   history: EpochRecord[];
   backend: string;
   checkpointDir: string;
