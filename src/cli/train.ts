@@ -8,6 +8,9 @@ import { parseBackendPreference } from '../model/backend.js';
 import { ERASE_DEFAULTS, KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges, type EraseRanges, type PhotometricRanges } from '../data/augment.js';
 import { COSFACE_DEFAULTS, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../train/options.js';
 import { train } from '../train/loop.js';
+import { buildFaceModel } from '../train/faces.js';
+import { describeOpenSet } from '../train/open-set.js';
+import { applyPreset, PRESETS } from './presets.js';
 import { parseCrop, parseFarList, parseFraction, parseInteger, parseNonNegative, parseNumber, parseNumberList, parsePositiveInteger, parseSize, parseUnitInterval, progressBar, say } from './common.js';
 
 const d = DEFAULT_TRAIN_OPTIONS;
@@ -17,6 +20,7 @@ export function trainCommand(): Command {
     .description('Train a Siamese (twin) network on a gallery folder (one sub-folder per identity).')
     .requiredOption('--data <dir>', 'gallery root: every folder holding images is one identity')
     .requiredOption('--out <dir>', 'model directory to write')
+    .addOption(new Option('--preset <name>', `the best recipe measured for a kind of image; flags given override its values. ${Object.entries(PRESETS).map(([n, p]) => `${n}: ${p.summary}`).join('. ')}`).choices(Object.keys(PRESETS)))
     .option('--include-identities <regex>', 'train only on identities whose name matches')
     .option('--exclude-identities <regex>', 'leave out identities whose name matches')
     .addOption(new Option('--loss <name>', 'training loss').choices(['contrastive', 'euclidean', 'triplet', 'npair', 'cosface']).default(d.loss))
@@ -195,7 +199,9 @@ export function optionsFromFlags(f: Flags): TrainOptions {
 
 async function main(argv: string[]): Promise<number> {
   const command = trainCommand().parse(argv, { from: 'user' });
+  const preset = applyPreset(command);
   const options = optionsFromFlags(command.opts());
+  if (preset === 'faces') return faces(options);
 
   // First Ctrl-C: finish the step, checkpoint, exit. Second: exit at once.
   // A signal relayed twice by a wrapper (npm, tsx) within a moment counts once.
@@ -244,6 +250,26 @@ async function main(argv: string[]): Promise<number> {
   say(
     `model ${card.modelId} written to ${options.out} (${result.outcome}, ${card.training.wallSeconds.toFixed(0)} s on ${result.backend}); ` +
       `threshold ${card.thresholds.default.toFixed(4)} (${card.thresholds.defaultSource}); validation AUC ${card.validation.auc.toFixed(4)}, EER ${((card.validation.eer as number) * 100).toFixed(2)}%`,
+  );
+  return 0;
+}
+
+/** `--preset faces`: no tower to train; describe every face once and calibrate (src/train/faces.ts). */
+async function faces(options: TrainOptions): Promise<number> {
+  const bar = progressBar('describing faces [{bar}] {value}/{total} | ETA {eta_formatted}');
+  const { card, calibration } = await buildFaceModel(options, {
+    log: (m) => say(m),
+    onLoadProgress: (done, total) => {
+      if (!bar.isActive) bar.start(total, done);
+      bar.update(done);
+      if (done === total) bar.stop();
+    },
+  });
+  bar.stop();
+  say(describeOpenSet(calibration.openSet));
+  say(
+    `model ${card.modelId} written to ${options.out} (the pretrained face tower, calibrated on ${card.training.valIdentities} identities, ${card.training.images} faces); ` +
+      `threshold ${card.thresholds.default.toFixed(4)} (${card.thresholds.defaultSource}); pair EER ${((card.validation.eer as number) * 100).toFixed(2)}%, rank-1 ${(((card.validation.rank1 as number) ?? 0) * 100).toFixed(2)}%`,
   );
   return 0;
 }
