@@ -13,19 +13,10 @@ import type { ModelCard } from '../model/card.js';
 import { readModelCard } from '../model/io.js';
 import { openEmbedder } from './open.js';
 import type { Embedder } from './embedder.js';
+import { faceModelDraft } from '../../test/fixtures/faces.js';
 
 const att = join(datasetsDir(), 'att-faces');
 const haveAtt = existsSync(join(att, 's40', '10.png'));
-
-/** A card good enough to load: the thresholds are dlib's, the rest states that nothing was measured. */
-export function faceDraft(name = 'faces') {
-  return {
-    name,
-    thresholds: { eer: { threshold: 0.6, far: 0, tar: 1 }, atFar: [], default: 0.6 },
-    validation: { auc: 1, eer: 0, samePairs: 0, differentPairs: 0 },
-    training: { backend: 'wasm', seed: 0, epochs: 0, steps: 0, batchSize: 1, learningRate: 0, wallSeconds: 0, trainIdentities: 0, valIdentities: 0, images: 0, dataDigest: 'none' },
-  };
-}
 
 let dir: string;
 let card: ModelCard;
@@ -35,7 +26,7 @@ const files: string[] = [];
 beforeAll(async () => {
   await initBackend({ preference: 'wasm', strict: true, log: () => {} });
   dir = await mkdtemp(join(tmpdir(), 'faces-embed-'));
-  card = await saveFaceModel(join(dir, 'model'), faceDraft());
+  card = await saveFaceModel(join(dir, 'model'), faceModelDraft());
   embedder = await openEmbedder(join(dir, 'model'));
   if (!haveAtt) return;
   // A tight AT&T crop, a face-free scene and a scene with two faces (the bigger one from s33).
@@ -67,8 +58,8 @@ describe('face model card', () => {
   });
 
   it('changes the model id with the detector settings, and keeps it for the same settings', async () => {
-    const again = await saveFaceModel(join(dir, 'again'), faceDraft());
-    const other = await saveFaceModel(join(dir, 'other'), { ...faceDraft(), detector: { ...DEFAULT_DETECTOR, minScore: 0.4 } });
+    const again = await saveFaceModel(join(dir, 'again'), faceModelDraft());
+    const other = await saveFaceModel(join(dir, 'other'), { ...faceModelDraft(), detector: { ...DEFAULT_DETECTOR, minScore: 0.4 } });
     expect(again.modelId).toBe(card.modelId);
     expect(other.modelId).not.toBe(card.modelId);
   });

@@ -39,6 +39,10 @@ export const ERROR_STATUS = {
   UNDECODABLE_IMAGE: 415,
   /** A valid image that cannot be used (too small). */
   IMAGE_TOO_SMALL: 422,
+  /** Face models: no face was found in the image. */
+  NO_FACE: 422,
+  /** Face models: an image to enrol holds several faces and the request did not say which (`face=<index>`). */
+  MULTIPLE_FACES: 422,
   /** Model or index not loaded yet (or not verified). */
   NOT_READY: 503,
   INTERNAL: 500,

@@ -7,7 +7,7 @@
  */
 import { imageSize } from 'image-size';
 import sharp, { type Metadata } from 'sharp';
-import type { Embedder } from '../../embedding/index.js';
+import type { Embedder, FaceImage, FaceSearch } from '../../embedding/index.js';
 import { ApiError, toApiError } from '../errors/index.js';
 
 export type AcceptedFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif';
@@ -130,6 +130,22 @@ export async function decodeImageForModel(bytes: Uint8Array, embedder: Pick<Embe
   const info = await inspectImage(bytes, limits);
   try {
     return { input: await embedder.prepare(bytes, { limitInputPixels: limits.maxInputPixels }), info };
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+/**
+ * Inspects, then decodes an untrusted image at its own size for a face model (RGB, EXIF
+ * orientation honoured, first frame). Every failure is an `ApiError` (413 / 415 / 422).
+ *
+ * @example
+ * const image = await decodeImageForFaces(bytes, embedder.faces, limits); // { pixels, width, height }
+ */
+export async function decodeImageForFaces(bytes: Uint8Array, faces: Pick<FaceSearch, 'decode'>, limits: ImageLimits): Promise<FaceImage> {
+  await inspectImage(bytes, limits);
+  try {
+    return await faces.decode(bytes, { limitInputPixels: limits.maxInputPixels });
   } catch (error) {
     throw toApiError(error);
   }

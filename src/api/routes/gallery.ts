@@ -10,11 +10,27 @@ import { requirePermission } from '../auth/index.js';
 import type { ApiContext } from '../context.js';
 import { ApiError } from '../errors/index.js';
 import { thumbnail } from '../images/index.js';
-import { DeleteResponseSchema, EnrolJsonBodySchema, EnrolResponseSchema, ErrorSchema, GalleryQuerySchema, GalleryResponseSchema, validate, z } from '../schemas/index.js';
-import { bodyImages, decodeAll, readBody, timer } from './pipeline.js';
+import { DeleteResponseSchema, EnrolJsonBodySchema, EnrolOptionsSchema, EnrolResponseSchema, ErrorSchema, GalleryQuerySchema, GalleryResponseSchema, validate, z } from '../schemas/index.js';
+import { enrolFace, faceSearch, faceThumbnail, findFacesAll } from './faces.js';
+import { bodyImages, decodeAll, formFields, readBody, timer, type Timer } from './pipeline.js';
 import { errorResponses } from './search.js';
 
 const security = [{ bearer: [] }];
+
+/** What to store for each image: its bytes and vector (a face model: exactly one face, or the named one). */
+async function enrolItems(ctx: ApiContext, t: Timer, images: Uint8Array[], face: number | undefined): Promise<{ bytes: Uint8Array; vector: Float32Array }[]> {
+  const faces = faceSearch(ctx);
+  if (!faces) {
+    if (face !== undefined) throw new ApiError('INVALID_PARAMETER', 'face applies to face models only; this model embeds whole images');
+    const inputs = await t.stage('decode', () => decodeAll(ctx, images));
+    const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
+    return images.map((bytes, i) => ({ bytes, vector: vectors[i] }));
+  }
+  if (face !== undefined && images.length > 1) throw new ApiError('INVALID_PARAMETER', 'face names a face of one image: enrol images with several faces one per request');
+  const found = await findFacesAll(ctx, faces, t, images, { keepPixels: face !== undefined && face > 0 });
+  const what = (i: number) => (images.length > 1 ? `image ${i + 1}` : 'the image');
+  return t.stage('embed', () => Promise.all(found.map((f, i) => enrolFace(faces, f, images[i], face, what(i)))));
+}
 const identityParam = z.object({ identity: z.string().openapi({ description: 'Identity name (1..200 characters, no control characters, no empty, "." or ".." segments; "/" allowed)', example: 'alice' }) });
 
 function checkIdentity(identity: string): string {
@@ -120,7 +136,8 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (!png) {
       const bytes = await ctx.store.imageBytes(entry);
       if (!bytes) throw new ApiError('IMAGE_NOT_FOUND', `image ${key} is no longer available (changed or removed since indexing)`);
-      png = await thumbnail(bytes, undefined, ctx.config.maxInputPixels);
+      const faces = faceSearch(ctx);
+      png = (faces ? await faceThumbnail(ctx, faces, bytes) : null) ?? (await thumbnail(bytes, undefined, ctx.config.maxInputPixels));
       thumbnails.set(entry.sha256, png);
     }
     return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', etag, 'cache-control': cacheControl });
@@ -134,6 +151,7 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       security,
       request: {
         params: identityParam,
+        query: EnrolOptionsSchema,
         body: {
           required: true,
           content: {
@@ -161,10 +179,11 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       fromJson: () => [...(json?.image !== undefined ? [json.image] : []), ...(json?.images ?? [])],
       max: ctx.config.maxEnrolImages,
     });
+    const query = c.req.query();
+    const { face } = validate(EnrolOptionsSchema, { face: json?.face ?? (body.kind === 'form' ? formFields(body.form, ['face']).face : undefined) ?? query.face }, 'options');
     // Every image is decoded and embedded before anything is stored: one bad image fails the whole request.
-    const inputs = await t.stage('decode', () => decodeAll(ctx, images));
-    const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
-    const result = await ctx.store.enrol(identity, images.map((bytes, i) => ({ bytes, vector: vectors[i] })));
+    const items = await enrolItems(ctx, t, images, face);
+    const result = await ctx.store.enrol(identity, items);
     ctx.log.info({ identity, added: result.added, duplicates: result.duplicates }, 'enrolled');
     const version = ctx.store.reader()?.generation ?? '';
     return c.json({ identity, added: result.added, duplicates: result.duplicates, images: result.images, sha256: [...new Set(result.entries.map((e) => e.sha256))], index: { version } }, 201);

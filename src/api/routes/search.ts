@@ -23,7 +23,8 @@ import {
   z,
 } from '../schemas/index.js';
 import { requestThreshold, round, searchResult, similarity } from '../search/index.js';
-import { bodyImages, decodeAll, decodeEach, formFields, jsonWithTiming, now, readBody, timer, timings } from './pipeline.js';
+import { faceOut, faceSearch, findFacesAll, findFacesEach, largestFace } from './faces.js';
+import { bodyImages, decodeAll, decodeEach, formFields, jsonWithTiming, now, readBody, timer, timings, type Timer } from './pipeline.js';
 
 const imageBody = (json: z.ZodType, description: string) => ({
   description,
@@ -40,17 +41,52 @@ export const errorResponses = {
   401: { description: 'No or invalid API key', content: { 'application/json': { schema: ErrorSchema } } },
   413: { description: 'Body, image or pixel count over the limit', content: { 'application/json': { schema: ErrorSchema } } },
   415: { description: 'Not an accepted image format, or undecodable', content: { 'application/json': { schema: ErrorSchema } } },
-  422: { description: 'A valid image that cannot be used (too small)', content: { 'application/json': { schema: ErrorSchema } } },
+  422: { description: 'A valid image that cannot be used: too small (IMAGE_TOO_SMALL); face models: no face in it (NO_FACE), or several in an image to enrol (MULTIPLE_FACES)', content: { 'application/json': { schema: ErrorSchema } } },
   503: { description: 'Model or index not loaded', content: { 'application/json': { schema: ErrorSchema } } },
 };
 
 const security = [{ bearer: [] }];
 
+const space = (ctx: ApiContext) => ({ metric: ctx.card.metric, normalized: ctx.normalized });
+
+type Embedded = { ok: true; vector: Float32Array; face?: { face: ReturnType<typeof faceOut> } } | { ok: false; error: ApiError };
+
+/** One vector per image (a face model: its largest face, or NO_FACE), failures per image. */
+async function embedEach(ctx: ApiContext, t: Timer, images: readonly Uint8Array[], names?: readonly string[]): Promise<Embedded[]> {
+  const faces = faceSearch(ctx);
+  if (faces) {
+    const found = await findFacesEach(ctx, faces, t, images);
+    return found.map((f, i) => {
+      if (!f.ok) return f;
+      try {
+        const face = largestFace(f.faces, names?.[i] ?? (images.length > 1 ? `image ${i + 1}` : 'the image'));
+        return { ok: true, vector: face.vector, face: { face: faceOut(face) } };
+      } catch (error) {
+        return { ok: false, error: error as ApiError };
+      }
+    });
+  }
+  const decoded = await t.stage('decode', () => decodeEach(ctx, images));
+  const inputs = decoded.flatMap((d) => (d.ok ? [d.input] : []));
+  const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
+  let next = 0;
+  return decoded.map((d) => (d.ok ? { ok: true, vector: vectors[next++] } : d));
+}
+
+/** As embedEach, throwing the first failure. */
+async function embedAll(ctx: ApiContext, t: Timer, images: readonly Uint8Array[], names: readonly string[]) {
+  const embedded = await embedEach(ctx, t, images, names);
+  const failed = embedded.find((e) => !e.ok);
+  if (failed && !failed.ok) throw failed.error;
+  return embedded as Extract<Embedded, { ok: true }>[];
+}
+
 /** The search options from the query string merged with those in the body (body wins). */
-function searchOptions(query: Record<string, string>, fromBody: Record<string, unknown>, defaultK: number) {
+function searchOptions(ctx: ApiContext, query: Record<string, string>, fromBody: Record<string, unknown>) {
   const merged = { ...query, ...Object.fromEntries(Object.entries(fromBody).filter(([, v]) => v !== undefined)) };
-  const options = validate(SearchOptionsSchema, { k: merged.k, threshold: merged.threshold, level: merged.level }, 'options');
-  return { k: options.k ?? defaultK, threshold: options.threshold, level: options.level ?? 'identity' };
+  const options = validate(SearchOptionsSchema, { k: merged.k, threshold: merged.threshold, level: merged.level, faces: merged.faces }, 'options');
+  if (options.faces !== undefined && !faceSearch(ctx)) throw new ApiError('INVALID_PARAMETER', 'faces applies to face models only; this model embeds whole images');
+  return { k: options.k ?? ctx.config.defaultK, threshold: options.threshold, level: options.level ?? 'identity', faces: options.faces ?? 'largest' };
 }
 
 /**
@@ -76,8 +112,21 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const t = timer(ctx);
     const body = await readBody(c, ctx, 1);
     const json = body.kind === 'json' ? validate(SearchJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
-    const options = searchOptions(c.req.query(), json ?? (body.kind === 'form' ? formFields(body.form, ['k', 'threshold', 'level']) : {}), ctx.config.defaultK);
+    const options = searchOptions(ctx, c.req.query(), json ?? (body.kind === 'form' ? formFields(body.form, ['k', 'threshold', 'level', 'faces']) : {}));
     const [bytes] = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
+    const faces = faceSearch(ctx);
+    if (faces) {
+      const [{ faces: found }] = await findFacesAll(ctx, faces, t, [bytes]);
+      largestFace(found);
+      const searched = options.faces === 'all' ? found : found.slice(0, 1);
+      const reader = ctx.requireReader();
+      const threshold = requestThreshold(ctx.threshold, options.threshold);
+      const results = await t.stage('search', () =>
+        Promise.all(searched.map(async (face) => ({ ...searchResult(await reader.search(face.vector, options.k, { level: options.level }), threshold, space(ctx)), face: faceOut(face) }))),
+      );
+      const all = options.faces === 'all' ? { faces: results } : {};
+      return jsonWithTiming(c, ctx, t, { ...results[0], ...all, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
+    }
     const [input] = await t.stage('decode', () => decodeAll(ctx, [bytes]));
     const [vector] = await t.stage('embed', () => ctx.embedder.embed([input]));
     // One reader for the whole request: a new generation published meanwhile does not affect it.
@@ -104,21 +153,19 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const body = await readBody(c, ctx, ctx.config.maxBatch);
     if (body.kind !== 'json') throw new ApiError('INVALID_BODY', 'send JSON { "images": ["<base64>", …] }');
     const json = validate(SearchBatchBodySchema, body.json, 'body', 'INVALID_BODY');
-    const options = searchOptions(c.req.query(), json, ctx.config.defaultK);
+    const options = searchOptions(ctx, c.req.query(), json);
+    if (options.faces === 'all') throw new ApiError('INVALID_PARAMETER', 'faces=all is for /v1/search; the batch searches the largest face of each image');
     const images = await bodyImages(ctx, body, { fields: [], fromJson: () => json.images, max: ctx.config.maxBatch });
-    const decoded = await t.stage('decode', () => decodeEach(ctx, images));
-    const inputs = decoded.flatMap((d) => (d.ok ? [d.input] : []));
-    const vectors = await t.stage('embed', () => ctx.embedder.embed(inputs));
+    const embedded = await embedEach(ctx, t, images);
     const reader = ctx.requireReader();
     const threshold = requestThreshold(ctx.threshold, options.threshold);
-    let next = 0;
     const results = await t.stage('search', () =>
-      Promise.all(decoded.map(async (d) => {
+      Promise.all(embedded.map(async (d) => {
         if (!d.ok) return { error: { code: d.error.code, message: d.error.message } };
         const s = now();
-        const hits = await reader.search(vectors[next++], options.k, { level: options.level });
+        const hits = await reader.search(d.vector, options.k, { level: options.level });
         const searchMs = round(now() - s, 3);
-        return { ...searchResult(hits, threshold, { metric: ctx.card.metric, normalized: ctx.normalized }), timings: { decodeMs: 0, embedMs: 0, searchMs, totalMs: searchMs } };
+        return { ...searchResult(hits, threshold, space(ctx)), ...d.face, timings: { decodeMs: 0, embedMs: 0, searchMs, totalMs: searchMs } };
       })),
     );
     return jsonWithTiming(c, ctx, t, { results, model: { id: ctx.card.modelId }, index: { version: reader.generation }, timings: timings(t.spent, started) });
@@ -163,15 +210,15 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }
     const merged = { ...c.req.query(), ...Object.fromEntries(Object.entries(fromBody).filter(([, v]) => v !== undefined)) };
     const options = validate(VerifyOptionsSchema, { threshold: merged.threshold }, 'options');
-    const inputs = await t.stage('decode', () => decodeAll(ctx, pair));
-    const [a, b] = await t.stage('embed', () => ctx.embedder.embed(inputs));
-    const d = distance(ctx.card.metric, a, b);
+    const [a, b] = await embedAll(ctx, t, pair, ['image A', 'image B']);
+    const d = distance(ctx.card.metric, a.vector, b.vector);
     const threshold = requestThreshold(ctx.threshold, options.threshold);
     return jsonWithTiming(c, ctx, t, {
       same: d <= threshold.value,
       distance: round(d),
       similarity: round(similarity(ctx.card.metric, ctx.normalized, d)),
       threshold,
+      ...(a.face && b.face ? { faces: [a.face.face, b.face.face] } : {}),
       model: { id: ctx.card.modelId },
       timings: timings(t.spent, started),
     });
@@ -193,13 +240,13 @@ export function registerSearchRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const body = await readBody(c, ctx, 1);
     const json = body.kind === 'json' ? validate(EmbedJsonBodySchema, body.json, 'body', 'INVALID_BODY') : undefined;
     const images = await bodyImages(ctx, body, { fields: ['image'], fromJson: () => [json?.image], max: 1 });
-    const inputs = await t.stage('decode', () => decodeAll(ctx, images));
-    const [vector] = await t.stage('embed', () => ctx.embedder.embed(inputs));
+    const [{ vector, face }] = await embedAll(ctx, t, images, ['the image']);
     return jsonWithTiming(c, ctx, t, {
       vector: Array.from(vector),
       dim: vector.length,
       normalized: ctx.normalized,
       metric: ctx.card.metric,
+      ...face,
       model: { id: ctx.card.modelId },
       timings: timings(t.spent, started),
     });

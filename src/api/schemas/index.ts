@@ -25,7 +25,11 @@ const threshold = z.coerce
   .openapi({ description: `Match threshold on the distance (0 < t <= ${MAX_THRESHOLD}); default: the model's calibrated threshold`, example: 0.47 });
 const level = z.enum(['identity', 'image']).openapi({ description: '`identity` (default): the k nearest identities, each with its best image; `image`: the k nearest images' });
 
-export const SearchOptionsSchema = z.object({ k: k.optional(), threshold: threshold.optional(), level: level.optional() });
+const faces = z.enum(['largest', 'all']).openapi({
+  description: 'Face models only: `largest` (default) searches the largest face of the image; `all` searches every face and lists each, with its box, in `faces` (the top-level answer stays the largest face\'s)',
+});
+
+export const SearchOptionsSchema = z.object({ k: k.optional(), threshold: threshold.optional(), level: level.optional(), faces: faces.optional() });
 export type SearchOptionsInput = z.infer<typeof SearchOptionsSchema>;
 
 export const VerifyOptionsSchema = z.object({ threshold: threshold.optional() });
@@ -36,8 +40,16 @@ export const SearchJsonBodySchema = SearchOptionsSchema.extend({ image: base64Im
 export const SearchBatchBodySchema = SearchOptionsSchema.extend({ images: z.array(base64Image).min(1) }).openapi('SearchBatchBody');
 export const VerifyJsonBodySchema = VerifyOptionsSchema.extend({ imageA: base64Image, imageB: base64Image }).openapi('VerifyJsonBody');
 export const EmbedJsonBodySchema = z.object({ image: base64Image }).openapi('EmbedJsonBody');
+const faceIndex = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .openapi({ description: 'Face models only: which face of the (one) image to enrol, 0 = the largest, as `faces` of /v1/search?faces=all lists them. Needed when the image holds several faces', example: 0 });
+
+export const EnrolOptionsSchema = z.object({ face: faceIndex.optional() });
+
 export const EnrolJsonBodySchema = z
-  .object({ image: base64Image.optional(), images: z.array(base64Image).optional() })
+  .object({ image: base64Image.optional(), images: z.array(base64Image).optional(), face: faceIndex.optional() })
   .refine((b) => b.image !== undefined || (b.images?.length ?? 0) > 0, { message: 'give "image" or a non-empty "images" array' })
   .openapi('EnrolJsonBody');
 
@@ -93,6 +105,13 @@ export const DecisionSchema = z
   })
   .openapi('Decision');
 
+export const FaceSchema = z
+  .object({
+    box: z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() }).openapi({ description: "The detector's box in the image's pixels (after EXIF orientation), clipped to the image" }),
+    score: z.number().openapi({ description: "The detector's score (0..1)" }),
+  })
+  .openapi('Face', { description: 'Face models only: the face that was searched' });
+
 const modelRef = z.object({ id: z.string() });
 const indexRef = z.object({ version: z.string() });
 
@@ -102,11 +121,17 @@ export const SearchResultSchema = z.object({
   threshold: ThresholdSchema,
 });
 
-export const SearchResponseSchema = SearchResultSchema.extend({ model: modelRef, index: indexRef, timings: TimingsSchema }).openapi('SearchResponse');
+export const SearchResponseSchema = SearchResultSchema.extend({
+  face: FaceSchema.optional(),
+  faces: z.array(SearchResultSchema.extend({ face: FaceSchema })).optional().openapi({ description: 'With faces=all: every face, largest first, each with its own matches and decision' }),
+  model: modelRef,
+  index: indexRef,
+  timings: TimingsSchema,
+}).openapi('SearchResponse');
 
 export const SearchBatchResponseSchema = z
   .object({
-    results: z.array(z.union([SearchResultSchema.extend({ timings: TimingsSchema }), ErrorSchema])),
+    results: z.array(z.union([SearchResultSchema.extend({ face: FaceSchema.optional(), timings: TimingsSchema }), ErrorSchema])),
     model: modelRef,
     index: indexRef,
     timings: TimingsSchema,
@@ -119,6 +144,7 @@ export const VerifyResponseSchema = z
     distance: z.number(),
     similarity: z.number(),
     threshold: ThresholdSchema,
+    faces: z.array(FaceSchema).optional().openapi({ description: 'Face models only: the face compared in image A and in image B (the largest of each)' }),
     model: modelRef,
     timings: TimingsSchema,
   })
@@ -130,6 +156,7 @@ export const EmbedResponseSchema = z
     dim: z.number().int(),
     normalized: z.boolean().openapi({ description: 'The vector is L2-normalised (as stored in the index)' }),
     metric: z.enum(['l2', 'cosine']),
+    face: FaceSchema.optional(),
     model: modelRef,
     timings: TimingsSchema,
   })
@@ -198,7 +225,7 @@ export const ReadySchema = z
   })
   .openapi('Ready');
 
-const OPTION_KEYS = new Set(['k', 'threshold', 'level', 'limit', 'cursor']);
+const OPTION_KEYS = new Set(['k', 'threshold', 'level', 'limit', 'cursor', 'faces', 'face']);
 
 /**
  * Parses with `schema`, turning a failure into a 400 naming the bad fields.
