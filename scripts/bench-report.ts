@@ -90,6 +90,7 @@ export const SECTIONS: SectionSource[] = [
   { title: 'coldstart: process start to the first 200', files: ['coldstart'], command: 'npm run bench -- coldstart' },
   { title: 'reindex: full build vs 1% changed', files: ['reindex', 'index-reindex'], command: 'npm run bench -- reindex' },
   { title: 'train: training throughput', files: ['train'], command: 'npm run bench -- train' },
+  { title: 'open-set: match or unknown at the server\'s own threshold', files: ['open-set'], command: 'npm run bench -- open-set' },
 ];
 
 /** Pushes every markdown heading of a section one level down (a section's `#` becomes `###`, under the doc's `##`). */

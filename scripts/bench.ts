@@ -10,6 +10,7 @@ import { coldstartBenchCommand, reindexBenchCommand } from './bench-wrappers.js'
 import { embedBenchCommand } from './bench-embed.js';
 import { trainBenchCommand } from './bench-train.js';
 import { apiBenchCommand } from './api-bench.js';
+import { openSetBenchCommand } from './bench-open-set.js';
 import { assembleBenchmarksDoc, BENCHMARKS_DOC, RESULTS_DIR } from './bench-report.js';
 
 const program = new Command('bench').description('twinsearch benchmarks (results: bench/results/, docs/benchmarks.md)');
@@ -19,6 +20,7 @@ program.addCommand(apiBenchCommand());
 program.addCommand(coldstartBenchCommand());
 program.addCommand(reindexBenchCommand());
 program.addCommand(trainBenchCommand());
+program.addCommand(openSetBenchCommand());
 program.addCommand(
   new Command('docs').description('re-assemble docs/benchmarks.md from bench/results/*.md').action(async () => {
     await assembleBenchmarksDoc();

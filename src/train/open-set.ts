@@ -131,7 +131,7 @@ export function openSetWarning(point: Pick<OpenSetPoint, 'targetFpir' | 'strange
   }
   if (point.knownProbes === 0) problems.push('no identity with two or more images, so the rate of finding known people was not measured');
   if (!problems.length) return undefined;
-  return `too little calibration data for the match threshold: ${problems.join('; ')}. Strangers may be matched more often than ${percent(point.targetFpir)}; add identities (or hold out more with --val-fraction).`;
+  return `too little calibration data for the match threshold: ${problems.join('; ')}. Strangers may be matched more often than ${percent(point.targetFpir)}: calibrate on more identities (a trained model calibrates on the share --val-fraction holds out).`;
 }
 
 function percent(rate: number): string {
