@@ -1,6 +1,7 @@
 /** Evaluation: the one-shot scorer on the real Omniglot runs, and the markdown reports. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { defaultOneShotRunsDir, readOneShotRuns } from '../src/data/omniglot.js';
 import { initBackend } from '../src/model/backend.js';
 import { buildTower } from '../src/model/tower.js';
@@ -42,8 +43,42 @@ describe.skipIf(!haveRuns)('evaluateOneShot on the standard runs', () => {
     const md = oneShotReport(result, { model: 'x', modelId: 'random', command: 'test' });
     expect(md).toContain('Siamese Neural Net (Koch et al. 2015) | 92.00%');
     expect(md).toContain('| run02 |');
+    expect(md).not.toContain('fresh');
     tower.dispose();
   }, 60_000);
+
+  it('scores fresh runs next to the standard ones, with the per-run spread of each', async () => {
+    const { drawFreshRuns, readEvaluationListing, readStandardRunSources } = await import('../src/data/omniglot-fresh.js');
+    const { runSpread } = await import('../src/eval/omniglot.js');
+    const standard = (await readOneShotRuns(runsDir)).slice(0, 2);
+    const fresh = drawFreshRuns(await readEvaluationListing(join(runsDir, '..', '..', 'images_evaluation')), 3, 11, await readStandardRunSources(join(runsDir, '..', 'all_runs_sources.txt')));
+    const preprocess = { ...DEFAULT_PREPROCESS, invert: true };
+    const tower = buildTower(DEFAULT_TOWER, preprocess, 1);
+    const card = { preprocess, tower: DEFAULT_TOWER, embeddingSize: DEFAULT_TOWER.embeddingSize } as unknown as ModelCard;
+    const a = await evaluateOneShot(tower, card, standard);
+    const b = await evaluateOneShot(tower, card, fresh);
+    expect(b.runs.map((r) => r.run)).toEqual(['fresh01', 'fresh02', 'fresh03']);
+    expect(b.total).toBe(60);
+    const spread = runSpread(b);
+    expect(spread.min).toBe(Math.min(...b.runs.map((r) => r.accuracy)));
+    expect(spread.max).toBe(Math.max(...b.runs.map((r) => r.accuracy)));
+    const md = oneShotReport(a, { model: 'x', modelId: 'random', command: 'test' }, { seed: 11, result: b });
+    expect(md).toContain(`| 3 fresh (seed 11) | ${(b.accuracy * 100).toFixed(2)}% |`);
+    expect(md).toContain('| 2 standard |');
+    expect(md).toContain('| fresh03 |');
+    tower.dispose();
+  }, 60_000);
+});
+
+describe('runSpread', () => {
+  it('is the sample standard deviation, lowest and highest per-run accuracy', async () => {
+    const { runSpread } = await import('../src/eval/omniglot.js');
+    const runs = [0.8, 1, 0.9].map((accuracy, i) => ({ run: `r${i}`, correct: 0, total: 20, accuracy }));
+    const spread = runSpread({ runs });
+    expect(spread.std).toBeCloseTo(0.1, 12);
+    expect(spread).toMatchObject({ min: 0.8, max: 1 });
+    expect(runSpread({ runs: [] })).toEqual({ std: 0, min: 0, max: 0 });
+  });
 });
 
 describe('oneShotReport', () => {

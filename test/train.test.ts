@@ -93,6 +93,14 @@ describe('train (contrastive, main thread)', () => {
     expect(card.training.valIdentities).toBe(3);
     expect(card.thresholds.default).toBeGreaterThan(0);
     expect(card.thresholds.atFar[0]!.far).toBeLessThanOrEqual(card.thresholds.atFar[0]!.targetFar);
+    // The open-set point decides by default: 3 held-out digits are too few to vouch for its FPIR, and it says so.
+    const openSet = card.thresholds.openSet!;
+    expect(card.thresholds.default).toBe(openSet.threshold);
+    expect(card.thresholds.defaultSource).toMatch(/^open-set fpir<=0\.01/);
+    expect(openSet).toMatchObject({ targetFpir: 0.01, strangerIdentities: 3, galleryIdentities: 2 });
+    expect(openSet.fpir).toBeLessThanOrEqual(0.01);
+    expect(openSet.warning).toMatch(/3 stranger identities/);
+    expect(logged.some((l) => /open set: at threshold .* were matched to someone[\s\S]*WARNING: too little calibration data/.test(l))).toBe(true);
     // Unseen digits: same-digit pairs must end closer than different-digit pairs.
     expect(card.validation.auc).toBeGreaterThan(0.75);
     // The card describes the saved model: scoring it again on the held-out identities gives the card's numbers.

@@ -13,6 +13,7 @@ import { httpBenchCommand } from './http/command.js';
 import { assembleBenchmarksDoc, BENCHMARKS_DOC } from './index-page.js';
 import { indexRecallBenchCommand } from './index-recall.js';
 import { indexSyntheticBenchCommand } from './index-synthetic.js';
+import { openSetBenchCommand } from './open-set.js';
 import { reindexBenchCommand } from './reindex.js';
 import { trainBenchCommand } from './train.js';
 
@@ -25,6 +26,7 @@ program.addCommand(reindexBenchCommand());
 program.addCommand(trainBenchCommand());
 program.addCommand(indexRecallBenchCommand());
 program.addCommand(indexSyntheticBenchCommand());
+program.addCommand(openSetBenchCommand());
 program.addCommand(
   new Command('docs').description('write docs/benchmarks.md from bench/results/ (runs nothing)').action(async () => {
     await assembleBenchmarksDoc();

@@ -23,6 +23,7 @@ interface TrainJson { rows: { backend: string; workers: number; pairsPerSecond: 
 interface HostileJson { cases: number; asDocumented: number; fiveHundreds: number; requests: number; mismatches: number }
 interface FaultsJson { [scenario: string]: unknown }
 interface CrashJson { kills: number; records: { finishedFirst: boolean }[]; allVerified: boolean; allCompleted: boolean }
+interface OpenSetJson { known: { probes: number; rate: number }; strangers: { probes: number; rate: number } }
 interface RecallRow { M: number; ef: number; recall: number; qps: number }
 interface IndexRecallJson { count: number; k: number; exact: { qps: number }; rows: RecallRow[] }
 interface IndexSyntheticJson { count: number; dim: number; M: number; exact: { qps: number }; rows: { ef: number; recall: number; qps: number }[] }
@@ -35,6 +36,10 @@ function embedHeadline(r: EmbedJson): string | null {
     const best = m.rows.reduce((a, b) => (b.gflops > a.gflops ? b : a));
     return `${m.backend}: ${n0(best.imagesPerSecond)} images/s at batch ${best.batch}, ${(m.peakGflops / best.gflops).toFixed(1)}x below its matmul peak`;
   }).join('; ');
+}
+
+function openSetHeadline(r: OpenSetJson): string {
+  return `${pct(r.known.rate)} of ${n0(r.known.probes)} known probes matched to the right person, ${pct(r.strangers.rate)} of ${n0(r.strangers.probes)} strangers matched to anyone`;
 }
 
 function annHeadline(r: AnnJson): string | null {
@@ -105,6 +110,7 @@ export const BENCHMARKS: Benchmark[] = [
   { name: 'train', what: 'training pairs/s per backend and worker count', command: 'npm run bench -- train', headline: trainHeadline },
   { name: 'index-recall', what: 'HNSW recall@10 and queries/s vs the exact scan on Fashion-MNIST embeddings, across M and ef', command: 'npm run bench -- index-recall', headline: indexRecallHeadline },
   { name: 'index-synthetic', what: 'a large synthetic HNSW index: build time, memory, recall@10 and queries/s', command: 'npm run bench -- index-synthetic', headline: indexSyntheticHeadline },
+  { name: 'open-set', what: "a face gallery served: known people matched and strangers refused through /v1/search at the server's own threshold", command: 'npm run bench -- open-set', headline: openSetHeadline },
   { name: 'hostile', what: 'the hostile-input corpus against a real server: documented answers, no 5xx, memory and tensors after 1,000 more', command: 'npm run hostile', headline: hostileHeadline },
   { name: 'faults', what: 'fault injection: killed re-index, lost enrolments, a flipped byte, a full disk, hot swaps and SIGTERM under load', command: 'npm run faults', headline: faultsHeadline },
   { name: 'index-crash', what: 'SIGKILL of the re-index at random moments: CURRENT verifies after every kill', command: 'npx tsx scripts/faults/crash.ts', headline: crashHeadline },

@@ -269,7 +269,7 @@ describe('gallery, index and operational routes', () => {
 
   it('reports the index, readiness, health, metrics and the OpenAPI document', async () => {
     const info = IndexInfoSchema.parse(await (await rt.app.request('/v1/index', { headers: read })).json());
-    expect(info).toMatchObject({ images: 12, identities: 4, params: { dim: 8, metric: 'l2', M: 16 }, model: { id: rt.card.modelId, input: { width: rt.card.preprocess.width, height: rt.card.preprocess.height, channels: rt.card.preprocess.channels } }, reload: { refused: null } });
+    expect(info).toMatchObject({ images: 12, identities: 4, params: { dim: 8, metric: 'l2', M: 16 }, model: { id: rt.card.modelId, input: { width: rt.card.preprocess.width, height: rt.card.preprocess.height, channels: rt.card.preprocess.channels }, threshold: { value: rt.card.thresholds.default, source: 'calibrated' } }, reload: { refused: null } });
     const ready = await rt.app.request('/readyz');
     expect(ready.status).toBe(200);
     expect(ReadySchema.parse(await ready.json())).toMatchObject({ status: 'ready', index: { loaded: true } });

@@ -1,13 +1,15 @@
 /**
- * `npm run eval -- omniglot --model DIR --runs DIR [--json FILE] [--report FILE]`
+ * `npm run eval -- omniglot --model DIR --runs DIR [--fresh N --seed S] [--json FILE] [--report FILE]`
  * `npm run eval -- verify --model DIR --data DIR [--json FILE] [--report FILE]`
  */
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultOneShotRunsDir, readOneShotRuns } from '../data/omniglot.js';
 import { initBackend, parseBackendPreference } from '../model/backend.js';
 import { loadModel } from '../model/io.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { evaluateOneShot } from '../eval/omniglot.js';
+import { evaluateOneShot, runSpread } from '../eval/omniglot.js';
+import { drawFreshRuns, readEvaluationListing, readStandardRunSources } from '../data/omniglot-fresh.js';
 import { evaluateVerification } from '../eval/verify.js';
 import { oneShotReport, verifyReport } from '../eval/report.js';
 import { parseFarList, parseNonNegativeInteger, say } from './common.js';
@@ -27,17 +29,31 @@ export function evalCommand(): Command {
     .requiredOption('--model <dir>', 'model directory')
     .option('--runs <dir>', 'all_runs directory', defaultOneShotRunsDir())
     .option('--tta', 'test-time augmentation: average embeddings over one-pixel shifts', false)
+    .option('--fresh <n>', 'also score n fresh runs drawn like the standard ones from images_evaluation (none of their images), reported next to them', parseNonNegativeInteger, 0)
+    .option('--seed <n>', 'seed of the fresh runs', parseNonNegativeInteger, 1)
     .option('--json <file>', 'write the result as JSON')
     .option('--report <file>', 'write a markdown report')
     .option('--backend <name>', 'tfjs backend')
-    .action(async (f: { model: string; runs: string; tta: boolean; json?: string; report?: string; backend?: string }) => {
+    .action(async (f: { model: string; runs: string; tta: boolean; fresh: number; seed: number; json?: string; report?: string; backend?: string }) => {
       await initBackend({ preference: parseBackendPreference(f.backend) });
       const { tower, card } = await loadModel(f.model);
       const result = await evaluateOneShot(tower, card, await readOneShotRuns(f.runs), { tta: f.tta });
       for (const r of result.runs) say(`${r.run}: ${r.correct}/${r.total}`);
-      say(`one-shot accuracy: ${(result.accuracy * 100).toFixed(2)}% (${result.correct}/${result.total})`);
-      await writeOutputs({ model: f.model, modelId: card.modelId, tta: f.tta, ...result }, oneShotReport(result, { model: f.model, modelId: card.modelId, command }), f);
-      process.stdout.write(`${JSON.stringify({ accuracy: result.accuracy })}\n`);
+      const line = (label: string, r: typeof result) => {
+        const s = runSpread(r);
+        say(`${label}: ${(r.accuracy * 100).toFixed(2)}% (${r.correct}/${r.total}), per run ${(s.min * 100).toFixed(0)}-${(s.max * 100).toFixed(0)}% (sd ${(s.std * 100).toFixed(1)} points)`);
+      };
+      line(`one-shot accuracy, ${result.runs.length} standard runs`, result);
+      let fresh: { seed: number; result: typeof result } | undefined;
+      if (f.fresh > 0) {
+        const evaluation = join(f.runs, '..', '..', 'images_evaluation');
+        const runs = drawFreshRuns(await readEvaluationListing(evaluation), f.fresh, f.seed, await readStandardRunSources(join(f.runs, '..', 'all_runs_sources.txt')));
+        fresh = { seed: f.seed, result: await evaluateOneShot(tower, card, runs, { tta: f.tta }) };
+        line(`one-shot accuracy, ${f.fresh} fresh runs (seed ${f.seed})`, fresh.result);
+      }
+      const json = { model: f.model, modelId: card.modelId, tta: f.tta, ...result, spread: runSpread(result), ...(fresh ? { fresh: { seed: fresh.seed, ...fresh.result, spread: runSpread(fresh.result) } } : {}) };
+      await writeOutputs(json, oneShotReport(result, { model: f.model, modelId: card.modelId, command }, fresh), f);
+      process.stdout.write(`${JSON.stringify({ accuracy: result.accuracy, ...(fresh ? { freshAccuracy: fresh.result.accuracy } : {}) })}\n`);
     });
   program
     .command('verify')

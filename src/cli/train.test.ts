@@ -1,8 +1,47 @@
 import { describe, expect, it } from 'vitest';
 import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES } from '../data/augment.js';
 import { affineRanges, optionsFromFlags, trainCommand } from './train.js';
+import { applyPreset } from './presets.js';
 
 const parse = (args: string[]) => optionsFromFlags(trainCommand().exitOverride().parse(['--data', 'g', '--out', 'm', ...args], { from: 'user' }).opts());
+const withPreset = (args: string[]) => {
+  const command = trainCommand().exitOverride().parse(['--data', 'g', '--out', 'm', ...args], { from: 'user' });
+  return { preset: applyPreset(command), options: optionsFromFlags(command.opts()) };
+};
+
+describe('--preset', () => {
+  it('characters is the Omniglot recipe of docs/results.md', () => {
+    const { preset, options } = withPreset(['--preset', 'characters']);
+    expect(preset).toBe('characters');
+    expect(options).toMatchObject({ loss: 'npair', scale: 25, rotateIdentities: true, learningRate: 2e-3, timeLimitMinutes: 25, epochs: 1000, stepsPerEpoch: 300, batchImages: 256, valFraction: 0.1, patience: 0 });
+    expect(options.preprocess.invert).toBe(true);
+    expect(options.augment).toMatchObject({ rotationDeg: KOCH_AFFINE_RANGES.rotationDeg, probability: KOCH_AFFINE_RANGES.probability });
+  });
+
+  it('flags given on the command line override the preset, wherever they stand', () => {
+    const { options } = withPreset(['--lr', '1e-3', '--preset', 'characters', '--minutes', '5', '--loss', 'triplet']);
+    expect(options).toMatchObject({ learningRate: 1e-3, timeLimitMinutes: 5, loss: 'triplet', scale: 25, epochs: 1000 });
+  });
+
+  it('without a preset the defaults stand', () => {
+    const { preset, options } = withPreset([]);
+    expect(preset).toBeUndefined();
+    expect(options).toMatchObject({ loss: 'contrastive', learningRate: 1e-3, epochs: 20, timeLimitMinutes: 0 });
+  });
+
+  it('faces takes the calibration and data flags, and refuses training flags instead of ignoring them', () => {
+    const { preset, options } = withPreset(['--preset', 'faces', '--target-fpir', '0.05', '--include-identities', '^s1', '--workers', '0']);
+    expect(preset).toBe('faces');
+    expect(options).toMatchObject({ targetFpir: 0.05, includeIdentities: '^s1', workers: 0 });
+    expect(() => withPreset(['--preset', 'faces', '--loss', 'cosface', '--epochs', '3'])).toThrow(/--preset faces trains nothing, so --loss, --epochs would have no effect/);
+    expect(() => withPreset(['--preset', 'nothing'])).toThrow(/nothing/);
+  });
+
+  it('--target-fpir is a rate in (0, 1), 1% by default', () => {
+    expect(parse([]).targetFpir).toBe(0.01);
+    expect(() => parse(['--target-fpir', '0'])).toThrow(/\(0, 1\)/);
+  });
+});
 
 describe('npm run train flags', () => {
   it('maps flags onto training options', () => {

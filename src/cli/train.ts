@@ -2,7 +2,7 @@
  * `npm run train -- --data DIR --out DIR [flags]`: trains a twin network on a gallery folder and
  * writes the model directory (weights, model-card.json, plots). Ctrl-C saves a checkpoint; `--resume` continues.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CropRegion, LossName, TowerArch } from '../model/config.js';
 import { parseBackendPreference } from '../model/backend.js';
 import { KOCH_AFFINE_RANGES, STRONG_AFFINE_RANGES, type AffineRanges } from '../data/augment.js';
@@ -10,6 +10,9 @@ import { COSFACE_DEFAULTS, DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../t
 import { train } from '../train/loop.js';
 import { describeDefaultThreshold } from '../train/calibrate.js';
 import { DEFAULT_LIMIT_INPUT_PIXELS } from '../data/preprocess.js';
+import { buildFaceModel } from '../train/faces.js';
+import { describeOpenSet } from '../train/open-set.js';
+import { applyPreset, PRESETS } from './presets.js';
 import { parseCrop, parseFarList, parseFraction, parseInteger, parseNumber, parsePositiveInteger, parseSize, progressBar, say } from './common.js';
 
 const d = DEFAULT_TRAIN_OPTIONS;
@@ -19,6 +22,7 @@ export function trainCommand(): Command {
     .description('Train a Siamese (twin) network on a gallery folder (one sub-folder per identity).')
     .requiredOption('--data <dir>', 'gallery root: every folder holding images is one identity')
     .requiredOption('--out <dir>', 'model directory to write')
+    .addOption(new Option('--preset <name>', `the best recipe measured for a kind of image; flags given override its values. ${Object.entries(PRESETS).map(([n, p]) => `${n}: ${p.summary}`).join('. ')}`).choices(Object.keys(PRESETS)))
     .option('--include-identities <regex>', 'train only on identities whose name matches')
     .option('--exclude-identities <regex>', 'leave out identities whose name matches')
     .addOption(new Option('--loss <name>', 'training loss').choices(['contrastive', 'euclidean', 'triplet', 'npair', 'cosface']).default(d.loss))
@@ -56,11 +60,19 @@ export function trainCommand(): Command {
     .option('--rotate-identities', 'each right-angle rotation of an identity is a new identity', d.rotateIdentities)
     .option('--patience <n>', 'early stopping: epochs without validation MAP@R gain (0 = off)', parseInteger, d.patience)
     .addOption(new Option('--keep-weights <which>', 'weights saved as the model: best (epoch with the best validation MAP@R) or last (final epoch)').choices(['best', 'last']).default(d.keepWeights))
-    .option('--target-far <list>', 'false-accept rates to calibrate at; the first sets the default threshold', parseFarList, d.targetFars)
+    .option('--target-far <list>', 'false-accept rates of pairs to calibrate at (reported in the model card)', parseFarList, d.targetFars)
+    .option('--target-fpir <rate>', 'share of strangers a search may match to someone: the default threshold is calibrated at it, with held-out identities as strangers', parseFpir, d.targetFpir)
     .option('--max-val-images <n>', 'cap on validation images', parsePositiveInteger, d.maxValImages)
     .option('--skip-unreadable', 'leave out images that cannot be used (corrupt, unsupported, empty, over the pixel limit, unreadable) with a warning, and list them in the model card, instead of failing', false)
     .option('--max-input-pixels <n>', `largest image accepted, in decoded pixels (width x height; default ${DEFAULT_LIMIT_INPUT_PIXELS}): a guard against decompression bombs`, parsePositiveInteger)
     .option('--resume', 'continue from <out>/checkpoint', false);
+}
+
+/** A rate in (0, 1). */
+function parseFpir(value: string): number {
+  const n = parseNumber(value);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`"${value}" must be a rate in (0, 1), e.g. 0.01`);
+  return n;
 }
 
 /**
@@ -113,6 +125,7 @@ export function optionsFromFlags(f: Flags): TrainOptions {
     keepWeights: f.keepWeights as TrainOptions['keepWeights'],
     ...(f.center ? { center: true } : {}),
     targetFars: f.targetFar as number[],
+    targetFpir: f.targetFpir as number,
     maxValImages: f.maxValImages as number,
     onUnreadable: f.skipUnreadable ? 'skip' : 'fail',
     // Written only when given, so checkpoints of runs without it keep their options.
@@ -123,7 +136,9 @@ export function optionsFromFlags(f: Flags): TrainOptions {
 
 async function main(argv: string[]): Promise<number> {
   const command = trainCommand().parse(argv, { from: 'user' });
+  const preset = applyPreset(command);
   const options = optionsFromFlags(command.opts());
+  if (preset === 'faces') return faces(options);
 
   // First Ctrl-C: finish the step, checkpoint, exit. Second: exit at once.
   // A signal relayed twice by a wrapper (npm, tsx) within a moment counts once.
@@ -173,8 +188,29 @@ async function main(argv: string[]): Promise<number> {
     `model ${card.modelId} written to ${options.out} (${result.outcome}, ${card.training.wallSeconds.toFixed(0)} s on ${result.backend}); ` +
       `validation AUC ${card.validation.auc.toFixed(4)}, EER ${((card.validation.eer as number) * 100).toFixed(2)}%`,
   );
-  // Last: the threshold the API will serve with, and why that one.
-  say(describeDefaultThreshold(result.calibration!));
+  // Last: the threshold the API will serve with, and why that one (the open-set one when calibrated).
+  const openSet = card.thresholds.openSet;
+  say(openSet ? describeOpenSet(openSet) : describeDefaultThreshold(result.calibration!));
+  return 0;
+}
+
+/** `--preset faces`: no tower to train; describe every face once and calibrate (src/train/faces.ts). */
+async function faces(options: TrainOptions): Promise<number> {
+  const bar = progressBar('describing faces [{bar}] {value}/{total} | ETA {eta_formatted}');
+  const { card, calibration } = await buildFaceModel(options, {
+    log: (m) => say(m),
+    onLoadProgress: (done, total) => {
+      if (!bar.isActive) bar.start(total, done);
+      bar.update(done);
+      if (done === total) bar.stop();
+    },
+  });
+  bar.stop();
+  say(describeOpenSet(calibration.openSet));
+  say(
+    `model ${card.modelId} written to ${options.out} (the pretrained face tower, calibrated on ${card.training.valIdentities} identities, ${card.training.images} faces); ` +
+      `threshold ${card.thresholds.default.toFixed(4)} (${card.thresholds.defaultSource}); pair EER ${((card.validation.eer as number) * 100).toFixed(2)}%, rank-1 ${(((card.validation.rank1 as number) ?? 0) * 100).toFixed(2)}%`,
+  );
   return 0;
 }
 

@@ -78,3 +78,22 @@ export async function evaluateOneShot(tower: tf.LayersModel, card: ModelCard, ru
   const total = results.reduce((a, r) => a + r.total, 0);
   return { accuracy: total ? correct / total : 0, correct, total, runs: results };
 }
+
+/** How much accuracy varies from run to run: sample standard deviation, lowest and highest (0..1). */
+export interface RunSpread {
+  std: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * @example
+ * runSpread(result); // { std: 0.06, min: 0.8, max: 1 }
+ */
+export function runSpread(result: Pick<OneShotResult, 'runs'>): RunSpread {
+  const accuracies = result.runs.map((r) => r.accuracy);
+  if (accuracies.length === 0) return { std: 0, min: 0, max: 0 };
+  const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+  const variance = accuracies.length > 1 ? accuracies.reduce((a, x) => a + (x - mean) ** 2, 0) / (accuracies.length - 1) : 0;
+  return { std: Math.sqrt(variance), min: Math.min(...accuracies), max: Math.max(...accuracies) };
+}

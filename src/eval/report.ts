@@ -1,5 +1,5 @@
 /** Markdown reports of evaluation results, with the published numbers they are compared against. */
-import type { OneShotResult } from './omniglot.js';
+import { runSpread, type OneShotResult } from './omniglot.js';
 import type { IdentityErrors } from './identity-errors.js';
 import type { VerifyResult } from './verify.js';
 
@@ -21,8 +21,25 @@ const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
  * @example
  * oneShotReport(result, { model: 'models/omniglot', command: 'npm run eval -- omniglot ...' });
  */
-export function oneShotReport(result: OneShotResult, meta: { model: string; modelId: string; command: string }): string {
+export function oneShotReport(result: OneShotResult, meta: { model: string; modelId: string; command: string }, fresh?: { seed: number; result: OneShotResult }): string {
   const rows = [...KOCH_2015_ONE_SHOT, { method: `**twinsearch** (${meta.modelId})`, accuracy: result.accuracy }].sort((a, b) => b.accuracy - a.accuracy);
+  const spread = (r: OneShotResult) => {
+    const s = runSpread(r);
+    return `${pct(s.std)} | ${pct(s.min)}-${pct(s.max)}`;
+  };
+  const freshSection = fresh
+    ? [
+        '',
+        '## Standard and fresh runs',
+        '',
+        `Fresh runs are drawn like the standard ones from \`images_evaluation\` (one alphabet, 20 characters, one drawer's drawings as examples and another's as items, drawers 01-08), share no image with them, and are fixed by the seed (${fresh.seed}).`,
+        '',
+        '| Runs | Accuracy | Per-run standard deviation | Lowest-highest run |',
+        '|---|---|---|---|',
+        `| ${result.runs.length} standard | ${pct(result.accuracy)} | ${spread(result)} |`,
+        `| ${fresh.result.runs.length} fresh (seed ${fresh.seed}) | ${pct(fresh.result.accuracy)} | ${spread(fresh.result)} |`,
+      ]
+    : [];
   return [
     '# Omniglot 20-way one-shot classification',
     '',
@@ -35,10 +52,12 @@ export function oneShotReport(result: OneShotResult, meta: { model: string; mode
     ...rows.map((r) => `| ${r.method} | ${pct(r.accuracy)} |`),
     '',
     'Published numbers: Koch, Zemel & Salakhutdinov, "Siamese Neural Networks for One-shot Image Recognition", ICML Deep Learning Workshop 2015, Table 2.',
+    ...freshSection,
     '',
     '| Run | Correct | Accuracy |',
     '|---|---|---|',
     ...result.runs.map((r) => `| ${r.run} | ${r.correct}/${r.total} | ${pct(r.accuracy)} |`),
+    ...(fresh ? fresh.result.runs.map((r) => `| ${r.run} | ${r.correct}/${r.total} | ${pct(r.accuracy)} |`) : []),
     '',
   ].join('\n');
 }

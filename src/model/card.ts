@@ -20,6 +20,28 @@ export interface OperatingPoint {
   tar: number;
 }
 
+/**
+ * The open-set (1:N identification) operating point, measured with held-out identities as strangers
+ * against a gallery of the others (see src/train/open-set.ts). When present, it is the default threshold.
+ */
+export interface OpenSetPoint {
+  /** Accept the nearest identity when its distance <= threshold. */
+  threshold: number;
+  /** False-positive identification rate measured at the threshold: strangers matched to anyone (never above targetFpir). */
+  fpir: number;
+  /** True identification rate measured at the threshold: known probes whose nearest identity is right and within it. */
+  tir: number;
+  targetFpir: number;
+  /** Identities in the gallery each stranger was searched in. */
+  galleryIdentities: number;
+  knownProbes: number;
+  /** Stranger probes (images) and the identities they came from. */
+  strangers: number;
+  strangerIdentities: number;
+  /** Present when the data are too few for the measured rates to hold for other people. */
+  warning?: string;
+}
+
 /** The tower as a card records it: a trained tower (config.ts), or `arch: 'pretrained'` with its `pretrained` block. */
 export type CardTower = Omit<TowerConfig, 'arch' | 'filters'> & {
   arch: TowerArch | 'pretrained';
@@ -58,8 +80,10 @@ export interface ModelCard {
     eer: OperatingPoint;
     /** Points calibrated for target false accept rates. */
     atFar: Array<OperatingPoint & { targetFar: number }>;
-    /** The threshold the API uses when a request does not give one. */
+    /** The threshold the API uses when a request does not give one: the open-set one when present. */
     default: number;
+    /** Open-set calibration (identification against a gallery); absent in cards written before it existed. */
+    openSet?: OpenSetPoint;
     /** Later additions (e.g. how `default` was chosen) are kept. */
     [extra: string]: unknown;
   };
@@ -151,6 +175,20 @@ export const towerSchema = z
 
 const operatingPoint = z.object({ threshold: finite, far: rate, tar: rate }).loose();
 
+export const openSetSchema = z
+  .object({
+    threshold: finite,
+    fpir: rate,
+    tir: rate,
+    targetFpir: rate,
+    galleryIdentities: count,
+    knownProbes: count,
+    strangers: count,
+    strangerIdentities: count,
+    warning: z.string().optional(),
+  })
+  .loose();
+
 export const modelCardSchema = z
   .object({
     format: z.literal(MODEL_CARD_FORMAT),
@@ -167,6 +205,7 @@ export const modelCardSchema = z
         eer: operatingPoint,
         atFar: z.array(operatingPoint.extend({ targetFar: rate })),
         default: finite,
+        openSet: openSetSchema.optional(),
       })
       .loose(),
     validation: z

@@ -19,9 +19,10 @@ import type { TrainedModelCard } from '../model/card.js';
 import { buildClassPool, planBatch, materialiseBatch, type BatchPlan, type ClassPool } from './batch.js';
 import { assignWeights, batchLoss, readWeights, trainableVariables, type LossSettings, type Trainable } from './gradients.js';
 import { inlineGradients, startGradientWorkers, type GradientSource } from './parallel.js';
-import { learningRateAt, optionsFromCheckpoint, type TrainOptions } from './options.js';
+import { DEFAULT_TRAIN_OPTIONS, learningRateAt, optionsFromCheckpoint, type TrainOptions } from './options.js';
 import { scoreEmbeddings, type ValidationScores } from './validate.js';
-import { calibrate, type Calibration } from './calibrate.js';
+import type { Calibration } from './calibrate.js';
+import { calibrateHeldOut } from './held-out.js';
 import { centerSample, meanEmbedding } from './center.js';
 import { pairDistances, rocCurve, type PairDistances } from '../metrics/index.js';
 import { writePlots } from './plots.js';
@@ -257,13 +258,13 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
 
   // Validation embeds as the saved model will; with --center the final validation also centres.
   const uncentred: EmbedSettings = { l2Normalize: options.tower.l2Normalize, flipAverage: options.tower.flipAverage };
-  const validate = async (embedding = uncentred): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number }> => {
+  const validate = async (embedding = uncentred): Promise<{ scores: ValidationScores; valLoss: number; distances: PairDistances; dim: number; vectors: Float32Array }> => {
     const vectors = await embedImageSetAsync(trainable.tower, val.data, val.count, shape, { ...embedding, batchSize: 128 });
     const dim = vectors.length / Math.max(1, val.count);
     const distances = pairDistances(vectors, dim, val.labels, allPairs(val.labels, 200_000, createRng(options.seed + 11)));
     // CosFace's proxies belong to the training identities: validation identities have none, so no validation loss.
     const valLoss = options.loss === 'cosface' ? NaN : tf.tidy(() => batchLoss(trainable, tf.tensor4d(valPixels, [valPlan.refs.length, ...shape]), valPlan, lossSettings).dataSync()[0]!);
-    return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, distances, dim };
+    return { scores: scoreEmbeddings(vectors, dim, val.labels, distances), valLoss, distances, dim, vectors };
   };
 
   try {
@@ -354,7 +355,9 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   }
   const final = await validate({ ...uncentred, center: towerConfig.center });
   const { distances } = final;
-  const calibration: Calibration = calibrate(distances.same, distances.different, { targetFars: options.targetFars, defaultFar: options.targetFars[0] });
+  // Checkpoints written before the option existed lack targetFpir.
+  const heldOut = calibrateHeldOut(final.vectors, final.dim, val.labels, distances, final.scores, { targetFars: options.targetFars, targetFpir: options.targetFpir ?? DEFAULT_TRAIN_OPTIONS.targetFpir });
+  const { calibration } = heldOut;
   const summary = towerSummary(trainable.tower);
   const wallSeconds = elapsed();
   const card = await saveModel(options.out, trainable.tower, {
@@ -368,17 +371,8 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
       name: options.loss, margin: options.margin,
       ...(trainable.scale ? { scale: trainable.scale.dataSync()[0]! } : trainable.proxies ? { scale: options.scale, proxies: trainable.proxies.shape[0] } : {}),
     },
-    thresholds: {
-      eer: { threshold: calibration.eer.threshold, far: calibration.eer.far, tar: calibration.eer.tar },
-      atFar: calibration.atFar.map((p) => ({ targetFar: p.targetFar, threshold: p.threshold, far: p.far, tar: p.tar })),
-      default: calibration.default.threshold,
-      defaultSource: calibration.default.source,
-    },
-    validation: {
-      auc: calibration.auc, eer: calibration.eer.rate, rank1: final.scores.rank1, precisionAt1: final.scores.precisionAt1,
-      mapAtR: final.scores.mapAtR, rPrecision: final.scores.rPrecision, samePairs: calibration.pairs.same, differentPairs: calibration.pairs.different,
-      bestEpoch: keptEpoch,
-    },
+    thresholds: heldOut.thresholds,
+    validation: { ...heldOut.validation, bestEpoch: keptEpoch },
     training: {
       backend: backendInfo.name, workers: workerCount, seed: options.seed, epochs: epoch, steps: step,
       batchSize: options.batchImages, learningRate: options.learningRate, wallSeconds, pairsPerSecond: history.at(-1)?.pairsPerSecond ?? 0, outcome,

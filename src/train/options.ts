@@ -59,8 +59,13 @@ export interface TrainOptions {
    * over up to 10,000 training images; needs an L2-normalised tower. Absent = off.
    */
   center?: boolean;
-  /** False-accept rates the calibration reports thresholds for; the first is the default. */
+  /** False-accept rates the pair calibration reports thresholds for (the first was the default before open-set calibration). */
   targetFars: number[];
+  /**
+   * The false-positive identification rate the default threshold is chosen at: the share of strangers
+   * (held-out identities against a gallery of the others) a search may match to someone (see src/train/open-set.ts).
+   */
+  targetFpir: number;
   /** What to do with images that cannot be used (all are checked first): leave them out with a warning, or fail listing them. */
   onUnreadable: 'skip' | 'fail';
   /** Cap on an image's decoded pixels (width x height); absent = `DEFAULT_LIMIT_INPUT_PIXELS` (src/data/preprocess.ts). */
@@ -92,6 +97,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'data' | 'out'> = {
   patience: 5,
   keepWeights: 'best',
   targetFars: [1e-3, 1e-2],
+  targetFpir: 0.01,
   onUnreadable: 'fail',
   maxValImages: 4000,
   resume: false,

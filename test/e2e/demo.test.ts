@@ -125,9 +125,14 @@ describe.skipIf(!haveChromium)(`demo page in headless Chromium (${CHROMIUM_PATH}
     expect(await page.textContent('#search-live')).toContain(`Match: ${fx.query.identity}`);
     expect(await page.textContent('#search-meta')).toMatch(/decode [\d.]+ ms · embed [\d.]+ ms · search [\d.]+ ms · total [\d.]+ ms/);
     expect(await page.textContent('#calibrated-threshold')).toContain(threshold.toFixed(3));
+    // The open-set rates come with the threshold, and a calibration on too few people is flagged where it cannot be missed.
+    expect(await page.textContent('#calibrated-threshold')).toContain('strangers matched 0.0% of 9, known people found 100.0%');
+    expect(await page.locator('#threshold-warning').isVisible()).toBe(true);
+    expect(await page.textContent('#threshold-warning')).toBe(`Warning: ${fx.card.thresholds.openSet!.warning}`);
     // MATCH is the decided identity's alone; the others show their distance against the threshold.
     expect(await cards.locator('.match-pill').first().textContent()).toBe('MATCH');
     for (const pill of (await cards.locator('.match-pill').allTextContents()).slice(1)) expect(pill).toMatch(/^\d\.\d{3} (≤|>) \d\.\d{3}$/);
+    expect(await cards.nth(1).getAttribute('data-match')).toBe('false');
     // The bar grows as the match gets better: the match's is the fullest and reaches past the threshold tick.
     const widths = await cards.locator('.bar-fill').evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().width));
     expect(widths[0]).toBe(Math.max(...widths));

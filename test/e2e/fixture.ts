@@ -82,7 +82,9 @@ export async function buildServingFixture(dir: string): Promise<ServingFixture> 
   const modelDir = join(dir, 'model');
   const galleryDir = join(dir, 'gallery');
   const indexDir = join(dir, 'index');
-  const card = await writeTinyModel(modelDir, { seed: 1, embeddingSize: 8 });
+  // An open-set calibration on too few people, as a small gallery gives: the demo must show its warning.
+  const openSet = { threshold: 1, fpir: 0, tir: 1, targetFpir: 0.01, galleryIdentities: 2, knownProbes: 3, strangers: 9, strangerIdentities: 3, warning: 'too little calibration data for the match threshold: 9 stranger images' };
+  const card = await writeTinyModel(modelDir, { seed: 1, embeddingSize: 8, openSet });
 
   const images: GalleryImage[] = [];
   for (const [i, identity] of IDENTITIES.entries()) {

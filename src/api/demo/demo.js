@@ -27,6 +27,8 @@
     const tar = fmtRate(t.tar);
     if (far) parts.push(`FAR ${far}`);
     if (tar) parts.push(`TAR ${tar}`);
+    const open = t.openSet && typeof t.openSet === 'object' ? t.openSet : null;
+    if (open && fmtRate(open.fpir)) parts.push(`strangers matched ${fmtRate(open.fpir)} of ${open.strangers}, known people found ${fmtRate(open.tir)}`);
     return parts.join(', ');
   }
 
@@ -410,6 +412,7 @@
     thresholdOn: $('search-threshold-on'),
     threshold: $('search-threshold'),
     calibrated: $('calibrated-threshold'),
+    thresholdWarning: $('threshold-warning'),
     results: $('search-results'),
     error: $('search-error'),
     live: $('search-live'),
@@ -431,6 +434,10 @@
     calibratedThreshold = t.value;
     const extra = describeThreshold(t).replace(/^calibrated,? ?/, '');
     search.calibrated.textContent = `${fmtThreshold(t.value)}${extra ? ` (${extra})` : ''}`;
+    // A threshold calibrated on too little data may match strangers: say so where it cannot be missed.
+    const warning = t.openSet && typeof t.openSet.warning === 'string' ? t.openSet.warning : '';
+    search.thresholdWarning.textContent = warning ? `Warning: ${warning}` : '';
+    search.thresholdWarning.hidden = !warning;
     if (!search.thresholdOn.checked) search.threshold.value = String(Number(t.value.toFixed(4)));
   }
 
@@ -573,7 +580,7 @@
       const source = node.querySelector('.match-source');
       source.textContent = image.source || image.label || '';
       source.title = source.textContent;
-      node.setAttribute('aria-label', `Rank ${i + 1}: ${m.identity}, distance ${fmtDistance(m.distance)}, ${decided ? 'match' : 'not the match'}`);
+      node.setAttribute('aria-label', `Rank ${i + 1}: ${m.identity}, distance ${fmtDistance(m.distance)}, ${decided ? 'match' : thr === null ? 'no threshold' : `${m.distance <= thr ? 'within' : 'above'} the threshold`}`);
       return node;
     });
     search.matches.replaceChildren(...items);

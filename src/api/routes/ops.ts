@@ -75,7 +75,7 @@ export function registerOpsRoutes(app: OpenAPIHono, ctx: ApiContext, demoDir: st
       version: generation,
       ...counts,
       params: { ...params, dim, metric, normalized },
-      model: { ...model, input: { width, height, channels } },
+      model: { ...model, input: { width, height, channels }, threshold: ctx.threshold },
       reload: { loadedAt: h.loadedAt, lastCheckAt: h.lastCheckAt, swaps: h.swaps, failures: h.reloadFailures, refused },
     });
   });

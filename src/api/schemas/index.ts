@@ -55,12 +55,27 @@ export const EnrolJsonBodySchema = z
   .refine((b) => b.image !== undefined || (b.images?.length ?? 0) > 0, { message: 'give "image" or a non-empty "images" array' })
   .openapi('EnrolJsonBody');
 
+export const OpenSetSchema = z
+  .object({
+    threshold: z.number(),
+    fpir: z.number().openapi({ description: 'False-positive identification rate measured at the threshold: the share of stranger images (held-out identities) matched to someone' }),
+    tir: z.number().openapi({ description: 'True identification rate measured at the threshold: the share of photos of known people matched to the right identity' }),
+    targetFpir: z.number(),
+    galleryIdentities: z.number().int().openapi({ description: 'Identities in the gallery each stranger was searched in' }),
+    knownProbes: z.number().int(),
+    strangers: z.number().int().openapi({ description: 'Stranger images the FPIR was measured on' }),
+    strangerIdentities: z.number().int(),
+    warning: z.string().optional().openapi({ description: 'Present when the calibration data are too few for these rates to hold for other people' }),
+  })
+  .openapi('OpenSetCalibration');
+
 export const ThresholdSchema = z
   .object({
     value: z.number().openapi({ description: 'Distances <= value are a match' }),
     source: z.enum(['calibrated', 'request']),
     far: z.number().nullable().openapi({ description: 'False accept rate measured at this threshold on held-out identities (calibrated thresholds only)' }),
     tar: z.number().nullable().openapi({ description: 'True accept rate measured at this threshold (calibrated thresholds only)' }),
+    openSet: OpenSetSchema.optional().openapi({ description: "Present when the value is the model's open-set threshold (the default of models that have one)" }),
   })
   .openapi('Threshold');
 
@@ -195,6 +210,7 @@ export const IndexInfoSchema = z
       weightsHash: z.string(),
       /** What the tower takes: a PNG of exactly this size is decoded without sharp (the fastest query). */
       input: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }),
+      threshold: ThresholdSchema.openapi({ description: 'The threshold searches decide with when a request gives none, and how it was calibrated' }),
     }),
     reload: z.object({
       loadedAt: z.string().nullable(),

@@ -22,6 +22,14 @@ describe('thresholds', () => {
     expect(() => calibratedThreshold({ thresholds }, 0.05)).toThrow(/0\.001, 0\.01/);
   });
 
+  it('reports the open-set calibration (FPIR, TIR, counts, warning) when the default is the open-set threshold', () => {
+    const openSet = { threshold: 0.55, fpir: 0.01, tir: 0.98, targetFpir: 0.01, galleryIdentities: 29, knownProbes: 60, strangers: 150, strangerIdentities: 30, warning: 'too little' };
+    expect(calibratedThreshold({ thresholds: { ...thresholds, default: 0.55, openSet } })).toEqual({ value: 0.55, source: 'calibrated', far: null, tar: null, openSet });
+    // TARGET_FAR picks a pair point: the open-set rates do not describe it.
+    expect(calibratedThreshold({ thresholds: { ...thresholds, default: 0.55, openSet } }, 0.01)).not.toHaveProperty('openSet');
+    expect(requestThreshold(calibratedThreshold({ thresholds: { ...thresholds, default: 0.55, openSet } }), 0.3)).not.toHaveProperty('openSet');
+  });
+
   it('a request threshold replaces it, without FAR/TAR', () => {
     expect(requestThreshold(calibratedThreshold({ thresholds }), 0.3)).toEqual({ value: 0.3, source: 'request', far: null, tar: null });
   });

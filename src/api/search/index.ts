@@ -2,7 +2,7 @@
  * Pure pieces of a search answer: which threshold applies (and what FAR/TAR it was calibrated
  * at), similarity from distance, and the decision + matches built from index hits.
  */
-import type { ModelCard } from '../../model/card.js';
+import type { ModelCard, OpenSetPoint } from '../../model/card.js';
 import type { Metric } from '../../model/config.js';
 import type { SearchHit } from '../../index/vector-store.js';
 import { ConfigError } from '../config/index.js';
@@ -12,11 +12,14 @@ export interface ThresholdInfo {
   source: 'calibrated' | 'request';
   far: number | null;
   tar: number | null;
+  /** When the value is the card's open-set threshold: FPIR / TIR measured there, the counts, and any warning. */
+  openSet?: OpenSetPoint;
 }
 
 /**
  * The threshold the API uses when a request does not give one: the model card's point for
- * `targetFar` (TARGET_FAR), else the card's default, with the FAR/TAR measured there.
+ * `targetFar` (TARGET_FAR), else the card's default (the open-set one in cards that have it), with
+ * the FAR/TAR measured there and, for the open-set threshold, its FPIR / TIR, counts and warning.
  * Throws `ConfigError` when `targetFar` is not one the card was calibrated for.
  *
  * @example
@@ -35,7 +38,8 @@ export function calibratedThreshold(card: Pick<ModelCard, 'thresholds'>, targetF
   }
   const value = thresholds.default;
   const point = thresholds.atFar.find((p) => p.threshold === value) ?? (thresholds.eer.threshold === value ? thresholds.eer : undefined);
-  return { value, source: 'calibrated', far: point?.far ?? null, tar: point?.tar ?? null };
+  const openSet = thresholds.openSet?.threshold === value ? thresholds.openSet : undefined;
+  return { value, source: 'calibrated', far: point?.far ?? null, tar: point?.tar ?? null, ...(openSet ? { openSet } : {}) };
 }
 
 /** The threshold for a request: its own (no FAR/TAR known) or the calibrated one. */
