@@ -68,6 +68,8 @@ export function trainCommand(): Command {
     .option('--resume', 'continue from <out>/checkpoint', false);
 }
 
+const percent = (rate: number): string => `${(rate * 100).toFixed(1)}%`;
+
 /** A rate in (0, 1). */
 function parseFpir(value: string): number {
   const n = parseNumber(value);
@@ -190,7 +192,12 @@ async function main(argv: string[]): Promise<number> {
   );
   // Last: the threshold the API will serve with, and why that one (the open-set one when calibrated).
   const openSet = card.thresholds.openSet;
-  say(openSet ? describeOpenSet(openSet) : describeDefaultThreshold(result.calibration!));
+  say(
+    openSet
+      ? `threshold ${openSet.threshold.toFixed(4)} for searches: the largest at which at most ${percent(openSet.targetFpir)} of strangers were matched to someone ` +
+          `(measured ${percent(openSet.fpir)}, and ${percent(openSet.tir)} of known people found)${openSet.warning ? '; too little data to vouch for it (see the WARNING above)' : ''}`
+      : describeDefaultThreshold(result.calibration!),
+  );
   return 0;
 }
 

@@ -22,6 +22,7 @@ import { inlineGradients, startGradientWorkers, type GradientSource } from './pa
 import { DEFAULT_TRAIN_OPTIONS, learningRateAt, optionsFromCheckpoint, type TrainOptions } from './options.js';
 import { scoreEmbeddings, type ValidationScores } from './validate.js';
 import type { Calibration } from './calibrate.js';
+import { describeOpenSet } from './open-set.js';
 import { calibrateHeldOut } from './held-out.js';
 import { centerSample, meanEmbedding } from './center.js';
 import { pairDistances, rocCurve, type PairDistances } from '../metrics/index.js';
@@ -358,6 +359,7 @@ export async function train(options: TrainOptions, hooks: TrainHooks = {}): Prom
   // Checkpoints written before the option existed lack targetFpir.
   const heldOut = calibrateHeldOut(final.vectors, final.dim, val.labels, distances, final.scores, { targetFars: options.targetFars, targetFpir: options.targetFpir ?? DEFAULT_TRAIN_OPTIONS.targetFpir });
   const { calibration } = heldOut;
+  log(describeOpenSet(heldOut.openSet));
   const summary = towerSummary(trainable.tower);
   const wallSeconds = elapsed();
   const card = await saveModel(options.out, trainable.tower, {
