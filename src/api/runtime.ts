@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { createEmbedder, pendingRunner, recipeFromCard, startRunner, type Embedder } from '../embedding/index.js';
 import type { ModelCard } from '../model/card.js';
 import { readModelCard } from '../model/io.js';
+import { localModelDir } from '../storage/mirror.js';
 import { openStore } from '../index/open-store.js';
 import type { IndexRunSummary } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
@@ -73,14 +74,17 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
     throw new ConfigError('no API keys configured (API_KEYS / ADMIN_KEYS secrets): refusing to serve. Only the Node adapter on a loopback address (npm start, npm run dev) may run without keys');
   }
   let card: ModelCard;
+  let modelDir: string;
   try {
-    card = await readModelCard(config.modelDir);
+    // An s3:// model is copied into scratch space first (only what changed since the last copy).
+    modelDir = await localModelDir(config.modelDir);
+    card = await readModelCard(modelDir);
   } catch (error) {
     throw new ConfigError(`no model in ${config.modelDir} (MODEL_DIR): ${(error as Error).message}`, { cause: error });
   }
   // The model loads (in worker threads, serving from this thread until they are up) while the
   // index is opened and verified; the embedder queues work until its runner has started.
-  const started = startRunner(config.modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
+  const started = startRunner(modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
   started.catch(() => undefined); // awaited below
   const embedder = createEmbedder(recipeFromCard(card), pendingRunner(started, Math.max(1, config.embedWorkers)), { maxBatch: config.embedBatch, chunkSize: SERVER_CHUNK });
   const store = openStore({

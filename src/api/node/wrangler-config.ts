@@ -59,7 +59,7 @@ export async function readWranglerEnv(configPath: string, overrides: Readonly<Re
   if (env.INDEX_DIR === undefined || env.INDEX_DIR === '') env.INDEX_DIR = defaultIndexDir(typeof env.MODEL_DIR === 'string' && env.MODEL_DIR ? env.MODEL_DIR : 'models/sample');
   for (const key of DIR_KEYS) {
     const value = env[key];
-    if (typeof value === 'string' && value && !isAbsolute(value)) env[key] = resolve(base, value);
+    if (typeof value === 'string' && value && !isAbsolute(value) && !value.startsWith('s3://')) env[key] = resolve(base, value);
   }
   return { main: reply.main, crons: reply.crons, env };
 }
