@@ -5,7 +5,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { BackendPreference } from '../model/backend.js';
-import { startTsWorker } from '../util/worker.js';
+import { startWorker } from '../util/worker.js';
 import type { Runner } from './runner.js';
 
 export interface EmbedWorkerInit {
@@ -52,7 +52,7 @@ export async function startWorkerRunner(init: EmbedWorkerInit, count: number): P
   };
 
   const ready = Array.from({ length: count }, () => {
-    const worker = startTsWorker(new URL('./worker.ts', import.meta.url), init);
+    const worker = startWorker(new URL('./worker.js', import.meta.url), init);
     const member: PoolWorker = { worker, busy: false };
     pool.push(member);
     return new Promise<number>((resolve, reject) => {
