@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { againstBuild } from './test/fixtures/against-build.js';
 
 /** Tests that need a Postgres server (the `pgvector` project starts one). */
 const PG_ONLY = ['src/index/pgvector/**/*.test.ts', 'test/pgvector-*.test.ts'];
@@ -18,6 +20,12 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'local', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], exclude: [...PG_ONLY, ...S3_ONLY] } },
       { extends: true, test: { name: 's3', include: S3_ONLY, globalSetup: ['test/fixtures/s3-setup.ts'] } },
+      {
+        // The API suite once more against the build in dist/ (what is deployed), not the sources.
+        extends: true,
+        plugins: [againstBuild(fileURLToPath(new URL('.', import.meta.url)))],
+        test: { name: 'build', include: API_SUITE, globalSetup: ['test/fixtures/build-setup.ts'] },
+      },
       {
         extends: true,
         test: {
