@@ -50,6 +50,13 @@ describe('serverless entry points', () => {
     expect((await handler(lambdaEvent('POST', '/v1/search', { body: await syntheticPng(1) }), lambdaContext)).statusCode).toBe(401);
   });
 
+  it('AWS Lambda: behind a function URL with AWS_IAM auth (SigV4 in Authorization), the key travels in X-Api-Key', async () => {
+    const signed = { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261205/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc', 'x-amz-date': '20261205T030000Z' };
+    const res = await handler(lambdaEvent('POST', '/v1/search', { query: 'k=1', body: await syntheticPng(2001), headers: { ...signed, 'x-api-key': READ_KEY } }), lambdaContext);
+    expect({ status: res.statusCode, identity: (JSON.parse(res.body) as { decision?: { identity?: string } }).decision?.identity }).toEqual({ status: 200, identity: 'id002' });
+    expect((await handler(lambdaEvent('POST', '/v1/gallery/id000', { body: await syntheticPng(3), headers: { ...signed, 'x-api-key': READ_KEY } }), lambdaContext)).statusCode).toBe(403);
+  });
+
   it('Workers module: fetch serves the same app; scheduled re-indexes through waitUntil', async () => {
     const waits: Promise<unknown>[] = [];
     const ctx = { waitUntil: (p: Promise<unknown>) => void waits.push(p), passThroughOnException: () => {} };

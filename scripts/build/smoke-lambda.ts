@@ -75,6 +75,17 @@ async function unpack(zip: string, parent: string): Promise<string> {
   return dir;
 }
 
+/** The log lines at level error (50) or above among a process's stderr. */
+function loggedErrors(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => {
+    try {
+      return (JSON.parse(line) as { level?: number }).level! >= 50;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Runs the invoker under `node`, as `nobody` when this process is root. */
 async function invoke(node: string, dir: string, scratch: string, env: Record<string, string>, invocations: Invocation[]): Promise<InvokeOutput> {
   const job = join(scratch, `job-${Date.now()}.json`);
@@ -82,7 +93,11 @@ async function invoke(node: string, dir: string, scratch: string, env: Record<st
   await chmod(job, 0o644);
   const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
   try {
-    const { stdout } = await run(node, [INVOKER, dir, job], { env, cwd: dir, maxBuffer: 1 << 26, timeout: 300_000, ...asNobody });
+    const { stdout, stderr } = await run(node, [INVOKER, dir, job], { env, cwd: dir, maxBuffer: 1 << 26, timeout: 300_000, ...asNobody });
+    // The app logs JSON lines (pino) on stderr: an error logged (embedding workers that failed to
+    // start, say, while the serving thread stands in) fails the run even though requests succeeded.
+    const errors = loggedErrors(stderr);
+    if (errors.length) throw new Error(`logged errors:\n  ${errors.join('\n  ')}`);
     return JSON.parse(stdout.trim().split('\n').at(-1) as string) as InvokeOutput;
   } catch (error) {
     const e = error as { stderr?: string; message: string };
