@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/api/log.js';
 import { createRuntime, type Runtime } from '../src/api/runtime.js';
+import { runScheduledReindex } from '../src/api/scheduled.js';
 import { IndexInfoSchema, ReadySchema, SearchResponseSchema } from '../src/api/schemas/index.js';
 import type { LocalHnswStore } from '../src/index/local-store.js';
 import { nextVersionName } from '../src/index/version.js';
@@ -136,5 +137,19 @@ describe('serving from object storage', () => {
     const fixed = (await b.store.reindex({ mode: 'build' }))?.version as string;
     await within(POLL_MS + 2000, async () => (await version(a)) === fixed);
     expect(ReadySchema.parse(await (await a.app.request('/readyz')).json()).status).toBe('ready');
+  });
+
+  it('the scheduled re-index job reads the gallery from the bucket, publishes, and every instance serves the result', async () => {
+    const before = await version(a);
+    // A new identity added to the gallery folder in the bucket, as a user uploads one.
+    const yan = await syntheticPng(888_001);
+    await new ObjectBucket(parseObjectUri(env.GALLERY_DIR)).put('yan/1.png', yan);
+    const summary = await runScheduledReindex(env, { log: silentLogger });
+    expect(summary).toMatchObject({ added: 1, removed: 0 });
+    expect(summary?.version).not.toBe(before);
+    for (const rt of [a, b]) {
+      await within(POLL_MS + 2000, async () => (await version(rt)) === summary?.version);
+      expect(await topIdentity(rt, yan)).toBe('yan');
+    }
   });
 });

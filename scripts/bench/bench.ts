@@ -14,6 +14,8 @@ import { assembleBenchmarksDoc, BENCHMARKS_DOC } from './index-page.js';
 import { indexRecallBenchCommand } from './index-recall.js';
 import { indexSyntheticBenchCommand } from './index-synthetic.js';
 import { reindexBenchCommand } from './reindex.js';
+import { s3ColdStartBenchCommand } from './s3-cold-start.js';
+import { s3PublishBenchCommand } from './s3-publish.js';
 import { trainBenchCommand } from './train.js';
 
 const program = new Command('bench').description('twinsearch benchmarks (results: bench/results/, index: docs/benchmarks.md)');
@@ -25,6 +27,8 @@ program.addCommand(reindexBenchCommand());
 program.addCommand(trainBenchCommand());
 program.addCommand(indexRecallBenchCommand());
 program.addCommand(indexSyntheticBenchCommand());
+program.addCommand(s3ColdStartBenchCommand());
+program.addCommand(s3PublishBenchCommand());
 program.addCommand(
   new Command('docs').description('write docs/benchmarks.md from bench/results/ (runs nothing)').action(async () => {
     await assembleBenchmarksDoc();

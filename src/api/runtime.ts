@@ -12,7 +12,7 @@ import { createEmbedder, pendingRunner, recipeFromCard, startRunner, type Embedd
 import type { ModelCard } from '../model/card.js';
 import { readModelCard } from '../model/io.js';
 import { localModelDir } from '../storage/mirror.js';
-import { openStore } from '../index/open-store.js';
+import { openStore, type OpenStoreOptions } from '../index/open-store.js';
 import type { IndexRunSummary } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
 import type { VectorStore } from '../index/vector-store.js';
@@ -48,6 +48,21 @@ export interface Runtime {
   reindex(): Promise<IndexRunSummary | null>;
   /** Stops following the store, the embedding workers and the model. */
   close(): Promise<void>;
+}
+
+/**
+ * Where the configured store keeps the index and the gallery (what the serving runtime and the
+ * scheduled re-index both open).
+ */
+export function storeLocation(config: ApiConfig): Pick<OpenStoreOptions, 'kind' | 'indexDir' | 'databaseUrl' | 'schema' | 'poolMax' | 'gallery'> {
+  return {
+    kind: config.vectorStore,
+    indexDir: config.indexDir,
+    databaseUrl: config.databaseUrl,
+    schema: config.pgSchema,
+    poolMax: config.pgPoolMax,
+    gallery: new GalleryStore(config.galleryDir, { storeDir: config.storeDir }),
+  };
 }
 
 /** Whether `env` was marked by the Node adapter as served on loopback only. */
@@ -88,14 +103,9 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
   started.catch(() => undefined); // awaited below
   const embedder = createEmbedder(recipeFromCard(card), pendingRunner(started, Math.max(1, config.embedWorkers)), { maxBatch: config.embedBatch, chunkSize: SERVER_CHUNK });
   const store = openStore({
-    kind: config.vectorStore,
-    indexDir: config.indexDir,
-    databaseUrl: config.databaseUrl,
-    schema: config.pgSchema,
-    poolMax: config.pgPoolMax,
+    ...storeLocation(config),
     expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: card.weights.sha256 },
     ef: config.indexEf,
-    gallery: new GalleryStore(config.galleryDir, { storeDir: config.storeDir }),
     embedder,
     log,
     pollMs: config.reloadPollMs,
