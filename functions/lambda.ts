@@ -15,6 +15,7 @@ import { Hono } from 'hono';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { recordRequestTarget } from '../src/api/node/request-target.js';
 import { getRuntime } from '../src/api/runtime.js';
+import { runScheduledReindex } from '../src/api/scheduled.js';
 import type { IndexRunSummary } from '../src/index/reindex.js';
 
 const lambda = new Hono<{ Bindings: { event: LambdaEvent } }>().all('*', async (c) => {
@@ -49,9 +50,8 @@ export type ScheduledResult = { published: true; summary: IndexRunSummary } | { 
  * await scheduled({ 'detail-type': 'Scheduled Event', source: 'aws.events', time: '2026-12-05T03:00:00Z', … });
  * // { published: true, summary: { version: 'v000008-…', added: 3, … } }
  */
-export async function scheduled(event: ScheduledEventLike): Promise<ScheduledResult> {
-  const runtime = await getRuntime(process.env, { baseDir: process.env.LAMBDA_TASK_ROOT });
-  runtime.log.info({ event: event['detail-type'] ?? null, time: event.time ?? null, rule: event.resources?.[0] ?? null }, 'scheduled re-index');
-  const summary = await runtime.reindex();
+export async function scheduled(_event: ScheduledEventLike): Promise<ScheduledResult> {
+  // The job alone (model, gallery, index; it logs its own summary): it serves nothing, so it loads no serving runtime.
+  const summary = await runScheduledReindex(process.env, { baseDir: process.env.LAMBDA_TASK_ROOT });
   return summary ? { published: true, summary } : { published: false, reason: 'another run holds the index' };
 }
