@@ -2,7 +2,9 @@
  * The deployable build's rules: what the Lambda package may leave out, and which native files
  * Amazon Linux 2023 can load (read from the real addons installed here).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import semver from 'semver';
 import { describe, expect, it } from 'vitest';
 import { AMAZON_LINUX_2023, compareVersions, requiredVersions, scanNativeFiles, tooNew } from '../scripts/build/native.js';
 import { isPrunable } from '../scripts/build/prune.js';
@@ -45,5 +47,19 @@ describe('what the Lambda package leaves out', () => {
     ['sharp/LICENSE', false],
   ])('%s: %s', (file, pruned) => {
     expect(isPrunable(file)).toBe(pruned);
+  });
+});
+
+describe('Node versions', () => {
+  it('no installed package declares an engine range that excludes Node 20.19, 22 or 24 (npm would warn EBADENGINE)', () => {
+    const repo = join(import.meta.dirname, '..');
+    const lock = JSON.parse(readFileSync(join(repo, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
+    const root = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { engines: { node: string } };
+    const excluding = Object.entries(lock.packages)
+      // Packages for other platforms (sharp's win32 builds, wasm fallbacks) are in the lock file but never installed here.
+      .filter(([path, entry]) => path !== '' && entry.engines?.node && existsSync(join(repo, path, 'package.json')))
+      .flatMap(([path, entry]) => ['20.19.0', '22.12.0', '24.0.0'].filter((v) => !semver.satisfies(v, entry.engines!.node!)).map((v) => `${path} (${entry.engines!.node}) excludes ${v}`));
+    expect(excluding).toEqual([]);
+    for (const v of ['20.19.0', '22.12.0', '24.0.0']) expect(semver.satisfies(v, root.engines.node)).toBe(true);
   });
 });
