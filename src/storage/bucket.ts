@@ -47,6 +47,10 @@ export function s3Client(env: Readonly<Record<string, string | undefined>> = pro
     forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true',
     // A connection that does not open in 5 s, or a response idle for 60 s, fails (and is retried by the SDK).
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    // No `Expect: 100-continue` on large PUTs: files are uploaded only after a HEAD found them
+    // missing, so waiting for the server's go-ahead never saves a body; and a server that never
+    // sends one (miniflare's local R2) would stall every PUT over 2 MB for the whole request timeout.
+    expectContinueHeader: false,
   });
   return shared;
 }
