@@ -6,9 +6,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { handler } from '../functions/lambda.js';
+import { handler, scheduled } from '../functions/lambda.js';
 import { onRequest } from '../functions/api/[[route]].js';
 import worker from '../functions/worker.js';
 import { ConfigError } from '../src/api/config/index.js';
@@ -16,6 +15,7 @@ import { silentLogger } from '../src/api/log.js';
 import { closeSharedRuntime, createRuntime, getRuntime } from '../src/api/runtime.js';
 import { SearchResponseSchema } from '../src/api/schemas/index.js';
 import { ADMIN_KEY, bearer, createFixture, READ_KEY, syntheticPng, type Fixture } from './fixtures/api.js';
+import { functionUrlEvent as lambdaEvent, lambdaContext as functionUrlContext, scheduledEvent } from './fixtures/lambda-events.js';
 
 let fx: Fixture;
 let env: Record<string, unknown>;
@@ -36,30 +36,7 @@ afterAll(async () => {
   await fx?.cleanup();
 });
 
-const lambdaEvent = (method: string, path: string, options: { query?: string; body?: Uint8Array; headers?: Record<string, string> } = {}): LambdaEvent =>
-  ({
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: options.query ?? '',
-    headers: { host: 'abc.lambda-url.eu-west-1.on.aws', ...options.headers },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc',
-      domainName: 'abc.lambda-url.eu-west-1.on.aws',
-      domainPrefix: 'abc',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
-      requestId: 'r1',
-      routeKey: '$default',
-      stage: '$default',
-      time: '28/Nov/2026:03:00:00 +0000',
-      timeEpoch: 0,
-    },
-    body: options.body ? Buffer.from(options.body).toString('base64') : undefined,
-    isBase64Encoded: options.body !== undefined,
-  }) as unknown as LambdaEvent;
-
-const lambdaContext = {} as LambdaContext;
+const lambdaContext = functionUrlContext();
 
 describe('serverless entry points', () => {
   it('AWS Lambda: a base64 image body in, JSON out; binary thumbnails go back base64-encoded', async () => {
@@ -71,6 +48,13 @@ describe('serverless entry points', () => {
     expect(thumb).toMatchObject({ statusCode: 200, isBase64Encoded: true });
     expect(Buffer.from(thumb.body, 'base64').subarray(1, 4).toString()).toBe('PNG');
     expect((await handler(lambdaEvent('POST', '/v1/search', { body: await syntheticPng(1) }), lambdaContext)).statusCode).toBe(401);
+  });
+
+  it('AWS Lambda: behind a function URL with AWS_IAM auth (SigV4 in Authorization), the key travels in X-Api-Key', async () => {
+    const signed = { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261205/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc', 'x-amz-date': '20261205T030000Z' };
+    const res = await handler(lambdaEvent('POST', '/v1/search', { query: 'k=1', body: await syntheticPng(2001), headers: { ...signed, 'x-api-key': READ_KEY } }), lambdaContext);
+    expect({ status: res.statusCode, identity: (JSON.parse(res.body) as { decision?: { identity?: string } }).decision?.identity }).toEqual({ status: 200, identity: 'id002' });
+    expect((await handler(lambdaEvent('POST', '/v1/gallery/id000', { body: await syntheticPng(3), headers: { ...signed, 'x-api-key': READ_KEY } }), lambdaContext)).statusCode).toBe(403);
   });
 
   it('Workers module: fetch serves the same app; scheduled re-indexes through waitUntil', async () => {
@@ -86,6 +70,14 @@ describe('serverless entry points', () => {
     await Promise.all(waits);
     const after = ((await (await worker.fetch(new Request('http://worker/v1/index', { headers: bearer(READ_KEY) }), env, ctx)).json()) as { images: number }).images;
     expect(after).toBe(before + 1);
+  });
+
+  it('AWS Lambda: scheduled (an EventBridge schedule event) re-indexes to the end within the invocation and returns the summary', async () => {
+    await writeFile(join(fx.galleryDir, 'id001', 'nightly.png'), await syntheticPng(4343));
+    const result = await scheduled(scheduledEvent());
+    expect(result).toMatchObject({ published: true, summary: { added: 1, removed: 0 } });
+    const res = await handler(lambdaEvent('POST', '/v1/search', { query: 'k=1', body: await syntheticPng(4343), headers: bearer(READ_KEY) }), lambdaContext);
+    expect(JSON.parse(res.body)).toMatchObject({ decision: { identity: 'id001', match: true }, matches: [{ image: { source: 'id001/nightly.png' } }] });
   });
 
   it('Pages Function: /api/* reaches the app with the prefix removed', async () => {

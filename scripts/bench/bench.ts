@@ -15,6 +15,8 @@ import { indexRecallBenchCommand } from './index-recall.js';
 import { indexSyntheticBenchCommand } from './index-synthetic.js';
 import { openSetBenchCommand } from './open-set.js';
 import { reindexBenchCommand } from './reindex.js';
+import { s3ColdStartBenchCommand } from './s3-cold-start.js';
+import { s3PublishBenchCommand } from './s3-publish.js';
 import { trainBenchCommand } from './train.js';
 
 const program = new Command('bench').description('twinsearch benchmarks (results: bench/results/, index: docs/benchmarks.md)');
@@ -27,6 +29,8 @@ program.addCommand(trainBenchCommand());
 program.addCommand(indexRecallBenchCommand());
 program.addCommand(indexSyntheticBenchCommand());
 program.addCommand(openSetBenchCommand());
+program.addCommand(s3ColdStartBenchCommand());
+program.addCommand(s3PublishBenchCommand());
 program.addCommand(
   new Command('docs').description('write docs/benchmarks.md from bench/results/ (runs nothing)').action(async () => {
     await assembleBenchmarksDoc();

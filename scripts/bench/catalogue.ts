@@ -100,6 +100,20 @@ function indexSyntheticHeadline(r: IndexSyntheticJson): string | null {
   return `${n0(r.count)} ${r.dim}-d vectors, M ${r.M}, ef ${row.ef}: recall@10 ${row.recall.toFixed(4)} at ${n0(row.qps)} q/s (${n0(row.qps / r.exact.qps)}x the exact scan)`;
 }
 
+interface S3ColdStartJson { images: number; ratio: number; runs: { source: string; totalMs: number }[] }
+interface S3PublishJson { images: number; instances: { connections: number; requests: number; failed: number; pickUpMs: number | null }[] }
+
+function s3ColdStartHeadline(r: S3ColdStartJson): string {
+  const med = (source: string) => median(r.runs.filter((x) => x.source === source).map((x) => x.totalMs));
+  return `${n0(r.images)}-image snapshot: ${n0(med('object storage'))} ms from object storage vs ${n0(med('local disk'))} ms from local disk (${r.ratio}x)`;
+}
+
+function s3PublishHeadline(r: S3PublishJson): string {
+  const failed = r.instances.reduce((n, x) => n + x.failed, 0);
+  const requests = r.instances.reduce((n, x) => n + x.requests, 0);
+  return `${r.instances.length} instances x ${r.instances[0]?.connections ?? 0} connections: ${failed} failed of ${n0(requests)} requests; new snapshot served after ${r.instances.map((x) => (x.pickUpMs === null ? 'never' : `${n0(x.pickUpMs)} ms`)).join(' / ')}`;
+}
+
 /** In the order of the index page: the suite, then robustness, then the index's own runs. */
 export const BENCHMARKS: Benchmark[] = [
   { name: 'embed', what: 'tower images/s per backend and batch size; GFLOP/s vs a matmul peak on the same backend', command: 'npm run bench -- embed', headline: embedHeadline },
@@ -114,4 +128,6 @@ export const BENCHMARKS: Benchmark[] = [
   { name: 'hostile', what: 'the hostile-input corpus against a real server: documented answers, no 5xx, memory and tensors after 1,000 more', command: 'npm run hostile', headline: hostileHeadline },
   { name: 'faults', what: 'fault injection: killed re-index, lost enrolments, a flipped byte, a full disk, hot swaps and SIGTERM under load', command: 'npm run faults', headline: faultsHeadline },
   { name: 'index-crash', what: 'SIGKILL of the re-index at random moments: CURRENT verifies after every kill', command: 'npx tsx scripts/faults/crash.ts', headline: crashHeadline },
+  { name: 's3-cold-start', what: 'cold start to the first /v1/search with the index in object storage vs on local disk (same snapshot, same run): download, verify, open', command: 'npm run bench -- s3-cold-start', headline: s3ColdStartHeadline },
+  { name: 's3-publish', what: 'two serving instances under /v1/search load while a snapshot is published to object storage: failed requests, time to serve it', command: 'npm run bench -- s3-publish', headline: s3PublishHeadline },
 ];

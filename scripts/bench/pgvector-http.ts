@@ -61,7 +61,8 @@ export interface HttpBenchOptions {
   log?: (line: string) => void;
 }
 
-async function served(url: string): Promise<string> {
+/** The generation a server answers /v1/index with. */
+export async function served(url: string): Promise<string> {
   const res = await fetch(`${url}/v1/index`, { headers: { authorization: `Bearer ${KEY}` } });
   return ((await res.json()) as { version: string }).version;
 }
@@ -72,7 +73,7 @@ function searchLoad(url: string, connections: number, queries: Buffer[]): LoadOp
 }
 
 /** A run's figures: failed = errors and non-2xx answers, plus, when drained, requests lost without an answer. */
-function figures(connections: number, r: LoadResult, drained: boolean): Omit<HttpRun, 'store'> {
+export function figures(connections: number, r: LoadResult, drained: boolean): Omit<HttpRun, 'store'> {
   const non2xx = Object.entries(r.statuses).reduce((n, [status, count]) => n + (status.startsWith('2') ? 0 : count), 0);
   const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
   const s = r.summary;

@@ -62,12 +62,21 @@ export interface VectorBenchResult {
 const round = (x: number, digits = 4): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** One catalogue entry per row: identity by row (10 images each), a content hash standing in for the image's. */
-function entryOf(i: number): { identity: string; origin: 'folder'; source: string; sha256: string; size: number } {
+export function entryOf(i: number): { identity: string; origin: 'folder'; source: string; sha256: string; size: number } {
   const identity = `p${String(Math.floor(i / 10)).padStart(6, '0')}`;
   return { identity, origin: 'folder', source: `${identity}/${i % 10}.png`, sha256: sha256Bytes(Buffer.from(`row ${i}`)), size: 0 };
 }
 
-async function buildLocal(dir: string, set: VectorSet, params: HnswParams): Promise<{ seconds: number; sizeMiB: number }> {
+/** The model a synthetic snapshot claims (a server only opens a snapshot of its own model). */
+export type SnapshotModel = Parameters<typeof publishSnapshot>[1]['model'];
+
+/**
+ * Builds a local HNSW snapshot of `set` (row i = label i = `entryOf(i)`) and publishes it in `dir`.
+ *
+ * @example
+ * await buildLocal('tmp/index', set, { M: 16, efConstruction: 200, ef: 100, randomSeed: 100 });
+ */
+export async function buildLocal(dir: string, set: VectorSet, params: HnswParams, model?: SnapshotModel): Promise<{ seconds: number; sizeMiB: number; version: string }> {
   const count = set.vectors.length / set.dim;
   const started = performance.now();
   const index = createHnsw(set.dim, count, params);
@@ -76,7 +85,7 @@ async function buildLocal(dir: string, set: VectorSet, params: HnswParams): Prom
   const { manifest } = await publishSnapshot(dir, {
     index,
     vectors: set.vectors,
-    model: { id: `bench-${set.name}`, weightsHash: 'none', dim: set.dim, metric: 'l2', normalized: true },
+    model: model ?? { id: `bench-${set.name}`, weightsHash: 'none', dim: set.dim, metric: 'l2', normalized: true },
     params,
     parent: null,
     deletedLabels: [],
@@ -86,7 +95,7 @@ async function buildLocal(dir: string, set: VectorSet, params: HnswParams): Prom
     entries: rows.map((i) => ({ label: i, ...entryOf(i) })),
   });
   const seconds = (performance.now() - started) / 1000;
-  return { seconds, sizeMiB: (await stat(join(dir, manifest.version, HNSW_FILE))).size / 2 ** 20 };
+  return { seconds, sizeMiB: (await stat(join(dir, manifest.version, HNSW_FILE))).size / 2 ** 20, version: manifest.version };
 }
 
 async function buildPg(pool: Pool, schema: string, set: VectorSet, params: HnswParams): Promise<{ seconds: number; sizeMiB: number; graphMiB: number }> {

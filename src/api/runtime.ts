@@ -12,7 +12,8 @@ import { createEmbedder, createFaceEmbedder, pendingFaceRunner, pendingRunner, r
 import { isFaceCard } from '../face/model.js';
 import { weightsHashOf, type ModelCard } from '../model/card.js';
 import { readModelCard } from '../model/io.js';
-import { openStore } from '../index/open-store.js';
+import { localModelDir } from '../storage/mirror.js';
+import { openStore, type OpenStoreOptions } from '../index/open-store.js';
 import type { IndexRunSummary } from '../index/reindex.js';
 import { GalleryStore } from '../index/store.js';
 import type { VectorStore } from '../index/vector-store.js';
@@ -50,6 +51,21 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/**
+ * Where the configured store keeps the index and the gallery (what the serving runtime and the
+ * scheduled re-index both open).
+ */
+export function storeLocation(config: ApiConfig): Pick<OpenStoreOptions, 'kind' | 'indexDir' | 'databaseUrl' | 'schema' | 'poolMax' | 'gallery'> {
+  return {
+    kind: config.vectorStore,
+    indexDir: config.indexDir,
+    databaseUrl: config.databaseUrl,
+    schema: config.pgSchema,
+    poolMax: config.pgPoolMax,
+    gallery: new GalleryStore(config.galleryDir, { storeDir: config.storeDir }),
+  };
+}
+
 /** Whether `env` was marked by the Node adapter as served on loopback only. */
 export function isLoopbackOnly(env: object): boolean {
   return (env as Record<symbol, unknown>)[LOOPBACK_ONLY] === true;
@@ -74,8 +90,11 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
     throw new ConfigError('no API keys configured (API_KEYS / ADMIN_KEYS secrets): refusing to serve. Only the Node adapter on a loopback address (npm start, npm run dev) may run without keys');
   }
   let card: ModelCard;
+  let modelDir: string;
   try {
-    card = await readModelCard(config.modelDir);
+    // An s3:// model is copied into scratch space first (only what changed since the last copy).
+    modelDir = await localModelDir(config.modelDir);
+    card = await readModelCard(modelDir);
   } catch (error) {
     throw new ConfigError(`no model in ${config.modelDir} (MODEL_DIR): ${(error as Error).message}`, { cause: error });
   }
@@ -85,24 +104,19 @@ export async function createRuntime(env: EnvLike, options: RuntimeOptions = {}):
   let started: Promise<unknown>;
   let embedder: Embedder;
   if (isFaceCard(card)) {
-    const faceRunner = startFaceRunner(config.modelDir, card, { workers: config.embedWorkers, log });
+    const faceRunner = startFaceRunner(modelDir, card, { workers: config.embedWorkers, log });
     started = faceRunner;
     embedder = createFaceEmbedder(recipeFromCard(card), pendingFaceRunner(faceRunner, slots));
   } else {
-    const runner = startRunner(config.modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
+    const runner = startRunner(modelDir, card, { workers: config.embedWorkers, batchSize: config.embedBatch, warmStart: true, log });
     started = runner;
     embedder = createEmbedder(recipeFromCard(card), pendingRunner(runner, slots), { maxBatch: config.embedBatch, chunkSize: SERVER_CHUNK });
   }
   started.catch(() => undefined); // awaited below
   const store = openStore({
-    kind: config.vectorStore,
-    indexDir: config.indexDir,
-    databaseUrl: config.databaseUrl,
-    schema: config.pgSchema,
-    poolMax: config.pgPoolMax,
+    ...storeLocation(config),
     expect: { dim: card.embeddingSize, metric: card.metric, modelId: card.modelId, weightsHash: weightsHashOf(card) },
     ef: config.indexEf,
-    gallery: new GalleryStore(config.galleryDir, { storeDir: config.storeDir }),
     embedder,
     log,
     pollMs: config.reloadPollMs,

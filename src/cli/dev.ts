@@ -2,8 +2,8 @@
  * `npm run dev`: serves the Workers module named by wrangler.toml on Node (the wrangler-compatible
  * adapter, src/api/node), with wrangler.toml's [vars], .dev.vars secrets and crons.
  *
- * The config is read (wrangler's reader, in a worker thread) while the server's modules load:
- * the heavy import happens after the read has started.
+ * The config is read while the server's modules load: the heavy import happens after the read
+ * has started.
  */
 import { Command } from 'commander';
 import { readWranglerEnv } from '../api/node/wrangler-config.js';

@@ -20,6 +20,8 @@ import { openStore, STORE_KINDS, type StoreKind } from '../index/open-store.js';
 import type { StoreLog } from '../index/local-store.js';
 import { GalleryStore } from '../index/store.js';
 import { defaultIndexDir } from '../api/config/index.js';
+import { isObjectUri } from '../storage/location.js';
+import { localModelDir } from '../storage/mirror.js';
 import { DEFAULT_LIMIT_INPUT_PIXELS, type PreprocessOptions } from '../data/preprocess.js';
 
 export const EXIT_LOCKED = 75;
@@ -64,10 +66,10 @@ export function indexProgram(mode: 'build' | 'reindex'): Command {
         ? 'Embed every gallery image and write a new index snapshot; switch index/CURRENT to it.'
         : 'Bring the index up to date: embed only added or changed images, drop removed ones, write a new snapshot, switch CURRENT.',
     )
-    .requiredOption('--model <dir>', 'trained model directory (model.json, weights.bin, model-card.json)')
-    .requiredOption('--gallery <dir>', 'gallery folder: one subfolder of images per identity')
-    .option('--out <dir>', 'index folder (snapshots + CURRENT); default index/<model folder name>, the folder the server reads for that model')
-    .option('--store <dir>', 'gallery store (API enrolments and deletions); default <gallery>/.twinsearch')
+    .requiredOption('--model <dir>', 'trained model directory (model.json, weights.bin, model-card.json), or s3://bucket/prefix')
+    .requiredOption('--gallery <dir>', 'gallery folder: one subfolder of images per identity (or s3://bucket/prefix, one prefix per identity)')
+    .option('--out <dir>', 'index folder (snapshots + CURRENT) or s3://bucket/prefix; default index/<model folder name>, the folder the server reads for that model')
+    .option('--store <dir>', 'gallery store (API enrolments and deletions), a folder or s3://bucket/prefix; default <gallery>/.twinsearch')
     .addOption(new Option('--vector-store <kind>', 'where the vectors live: local snapshots in --out, or Postgres + pgvector').choices(STORE_KINDS).env('VECTOR_STORE').default('local'))
     .addOption(new Option('--database-url <url>', 'pgvector: postgres://user:password@host:5432/database').env('DATABASE_URL'))
     .addOption(new Option('--pg-schema <name>', 'pgvector: the Postgres schema of the store (default twinsearch)').env('PG_SCHEMA'))
@@ -97,7 +99,7 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
   try {
     // The embedder decodes the gallery's images with this limit.
     const decode: PreprocessOptions = flags.maxInputPixels ? { limitInputPixels: flags.maxInputPixels } : {};
-    embedder = await openEmbedder(resolve(flags.model), {
+    embedder = await openEmbedder(isObjectUri(flags.model) ? await localModelDir(flags.model) : resolve(flags.model), {
       workers: flags.workers,
       batchSize: flags.batchSize,
       backend: parseBackendPreference(flags.backend),
@@ -115,7 +117,7 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
     const { recipe } = embedder;
     const store = openStore({
       kind: flags.vectorStore,
-      indexDir: resolve(flags.out ?? defaultIndexDir(flags.model)),
+      indexDir: flags.out !== undefined && isObjectUri(flags.out) ? flags.out : resolve(flags.out ?? defaultIndexDir(flags.model)),
       databaseUrl: flags.databaseUrl,
       schema: flags.pgSchema,
       poolMax: 2,
@@ -149,7 +151,7 @@ async function run(mode: 'build' | 'reindex', flags: Flags): Promise<number> {
         : ((error as Error).message ?? String(error));
     process.stderr.write(`error [${String(code)}]: ${message}\n`);
     if (process.env.TWINSEARCH_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-    return error instanceof IndexError && error.code === 'LOCKED' ? EXIT_LOCKED : 1;
+    return error instanceof IndexError && (error.code === 'LOCKED' || error.code === 'CONFLICT') ? EXIT_LOCKED : 1;
   } finally {
     await close?.().catch(() => undefined);
     await embedder?.close().catch(() => undefined);

@@ -11,10 +11,10 @@ import type { ModelCard } from '../model/card.js';
 import { embedImageSetAsync } from '../model/embed.js';
 import { loadModel, readModelCard } from '../model/io.js';
 import { imageShape, recipeFromCard } from './recipe.js';
-import { tsWorkerData } from '../util/worker.js';
+import { workerDataOf } from '../util/worker.js';
 import type { EmbedWorkerInit, EmbedWorkerReply, EmbedWorkerRequest } from './workers.js';
 
-const init = tsWorkerData<EmbedWorkerInit>(workerData);
+const init = workerDataOf<EmbedWorkerInit>(workerData);
 const port = parentPort!;
 
 const message = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));

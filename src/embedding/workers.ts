@@ -5,7 +5,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { BackendPreference } from '../model/backend.js';
-import { startTsWorker } from '../util/worker.js';
+import { startWorker } from '../util/worker.js';
 import type { DescribedFace } from '../face/model.js';
 import type { FaceImage, FaceRunner } from './faces.js';
 import type { Runner } from './runner.js';
@@ -112,7 +112,7 @@ async function startPool(init: EmbedWorkerInit, count: number): Promise<Pool> {
   };
 
   const ready = Array.from({ length: count }, () => {
-    const worker = startTsWorker(new URL('./worker.ts', import.meta.url), init);
+    const worker = startWorker(new URL('./worker.js', import.meta.url), init);
     const member: PoolWorker = { worker, busy: false };
     pool.push(member);
     return new Promise<{ dim: number; faces: boolean }>((resolve, reject) => {

@@ -18,6 +18,8 @@ export type IndexErrorCode =
   | 'OTHER_MODEL'
   /** Another run holds index/.lock. */
   | 'LOCKED'
+  /** Other publishers kept moving CURRENT (object storage) while this run built its snapshot. */
+  | 'CONFLICT'
   /** The gallery (folder + store) is empty or unreadable. */
   | 'EMPTY_GALLERY'
   /** An image could not be read or embedded. */

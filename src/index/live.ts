@@ -19,14 +19,22 @@ export interface CatchUpResult {
 }
 
 /**
- * Replays journal records newer than `sinceSeq` (default: the snapshot's) into `index`.
+ * Replays journal records newer than `sinceSeq` (default: the snapshot's) into `index`, in order,
+ * up to `until` (default: all). Images an identity already has are not added twice, so replaying
+ * a record again is harmless. `onRecord` hears each record's seq once it is applied.
  *
  * @example
  * const index = await openSnapshot('index', { expect });
  * const { journalSeq } = await catchUp(index, store, embedder); // remember journalSeq for the next call
  */
-export async function catchUp(index: LiveSnapshot, store: GalleryStore, embedder: Embedder, sinceSeq = index.manifest.gallery.journalSeq): Promise<CatchUpResult> {
-  const records = await store.records(sinceSeq);
+export async function catchUp(
+  index: LiveSnapshot,
+  store: GalleryStore,
+  embedder: Embedder,
+  sinceSeq = index.manifest.gallery.journalSeq,
+  options: { until?: number; onRecord?: (seq: number) => void } = {},
+): Promise<CatchUpResult> {
+  const records = (await store.records(sinceSeq)).filter((r) => options.until === undefined || r.seq <= options.until);
   const result: CatchUpResult = { records: 0, imagesAdded: 0, identitiesDeleted: 0, journalSeq: sinceSeq };
   // An enrolment undone by a later deletion in the same replay is skipped: its blobs may already be
   // erased (store.removeDeletedBlobs), and embedding them would only be undone.
@@ -40,14 +48,18 @@ export async function catchUp(index: LiveSnapshot, store: GalleryStore, embedder
     if (record.op === 'delete') {
       if (index.deleteLive(record.identity) > 0) result.identitiesDeleted++;
     } else {
-      const entries = record.images.map((im) => ({ identity: record.identity, origin: 'enrolment' as const, source: `${record.identity}/${im.sha256}`, sha256: im.sha256, size: im.size }));
-      const { vectors, failed } = await embedder.embedAll(record.images.map((im) => store.blobPath(im.sha256)));
-      if (failed.length) throw new IndexError('EMBED_FAILED', `enrolled image ${store.blobPath(record.images[failed[0].index].sha256)} cannot be embedded: ${failed[0].reason}`);
-      index.addLive(entries, vectors);
-      result.imagesAdded += entries.length;
+      const fresh = record.images.filter((im) => !index.catalogue.hasSource('enrolment', `${record.identity}/${im.sha256}`));
+      if (fresh.length > 0) {
+        const entries = fresh.map((im) => ({ identity: record.identity, origin: 'enrolment' as const, source: `${record.identity}/${im.sha256}`, sha256: im.sha256, size: im.size }));
+        const { vectors, failed } = await embedder.embedAll(await store.files(entries));
+        if (failed.length) throw new IndexError('EMBED_FAILED', `enrolled image ${store.blobPath(fresh[failed[0].index].sha256)} cannot be embedded: ${failed[0].reason}`);
+        index.addLive(entries, vectors);
+        result.imagesAdded += entries.length;
+      }
     }
     result.records++;
     result.journalSeq = record.seq;
+    options.onRecord?.(record.seq);
   }
   return result;
 }

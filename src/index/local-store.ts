@@ -1,32 +1,36 @@
 /**
- * The local vector store: immutable HNSW snapshots on disk (index/<version>/, CURRENT names the
- * published one), one loaded per serving instance, with the gallery store's journal replayed on
- * top. It is the only code that replaces the served snapshot or changes it.
+ * The local vector store: immutable HNSW snapshots (CURRENT names the published one), one loaded
+ * per serving instance, with the gallery store's journal replayed on top. It is the only code
+ * that replaces the served snapshot or changes it.
  *
- * Hot reload: when CURRENT names a new version (fs.watch on the folder, and a periodic check
- * because watch events can be lost), the new snapshot is opened and verified into a NEW instance
- * off the request path (`openSnapshot`: checksums, model, dimension, graph), caught up with the
- * journal (`catchUp`), and only then swapped in. A request takes a reader (the served instance)
- * once, so requests in flight finish on the old instance and none ever sees a half-loaded one.
- * A snapshot that fails verification is refused (remembered, logged, reported by `status()`) and
- * the old one keeps serving.
+ * Where snapshots live is a `SnapshotSource` (snapshot-source.ts): an index folder on disk, or an
+ * `s3://` index in object storage (downloaded into scratch space and verified before opening).
+ *
+ * Hot reload: when CURRENT names a new snapshot (fs.watch on a folder, and a periodic check
+ * because watch events can be lost and object storage can only be polled), the new snapshot is
+ * opened and verified into a NEW instance off the request path (`openSnapshot`: checksums, model,
+ * dimension, graph), caught up with the journal (`catchUp`), and only then swapped in. A request
+ * takes a reader (the served instance) once, so requests in flight finish on the old instance and
+ * none ever sees a half-loaded one. A snapshot that fails verification is refused (remembered,
+ * logged, reported by `status()`) and the old one keeps serving; one that could not be downloaded
+ * is tried again at the next check.
  *
  * Enrolments and deletions go through here too: durably into the gallery store first, then into
- * the served instance, under one mutex shared with the swap, so no change can fall between the
- * journal read of a catch-up and the swap. Other processes see them when they next swap in a
- * snapshot (catch-up), not at once: `capabilities.sharedWrites` is false.
+ * the served instance in journal order (records other instances wrote before ours first), under
+ * one mutex shared with the swap, so no change can fall between the journal read of a catch-up
+ * and the swap. Other instances see them when they next read the journal: at every poll when the
+ * journal is in object storage (shared by all instances), at their next swap otherwise.
+ * `capabilities.sharedWrites` stays false: not at once, within one poll interval.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Embedder } from '../embedding/index.js';
 import { sha256Bytes } from './checksums.js';
 import type { CatalogueEntry } from './catalogue.js';
 import { IndexError, isIndexError } from './errors.js';
 import { catchUp } from './live.js';
 import { openSnapshot, type LiveSnapshot } from './live-snapshot.js';
-import { definedOnly, runIndex, type IndexRunOptions, type IndexRunSummary } from './reindex.js';
-import { readCurrent } from './snapshot.js';
+import { definedOnly, type IndexRunOptions, type IndexRunSummary } from './reindex.js';
+import { snapshotSource, type SnapshotSource } from './snapshot-source.js';
+import type { FetchTimings } from '../storage/snapshots.js';
 import type { Expectation } from './snapshot-read.js';
 import type { GalleryStore } from './store.js';
 import { imageId } from './ids.js';
@@ -41,6 +45,7 @@ export interface StoreLog {
 }
 
 export interface LocalStoreOptions {
+  /** The index folder, or an s3://bucket/prefix index in object storage. */
   indexDir: string;
   /** What the serving model needs from a snapshot (dimension, metric, model id and weights). */
   expect: Expectation;
@@ -51,7 +56,7 @@ export interface LocalStoreOptions {
   /** Embeds enrolled images found in the journal after a swap (catch-up), and the re-index's new images. */
   embedder: Embedder;
   log: StoreLog;
-  /** Poll CURRENT every this many ms as a fallback to fs.watch; 0 = no polling. Default 5000. */
+  /** Poll CURRENT (and a journal in object storage) every this many ms; 0 = no polling. Default 5000. */
   pollMs?: number;
   /** Watch the index folder for CURRENT changes. Default true. */
   watch?: boolean;
@@ -61,7 +66,7 @@ export interface LocalStoreOptions {
   reindex?: Pick<IndexRunOptions, 'params' | 'keep' | 'maxDeletedFraction'>;
 }
 
-/** Searches run in this process: each sees the writes before it; other processes see them at their next swap. */
+/** Searches run in this process: each sees the writes before it; other processes see them at their next journal read. */
 const LOCAL_CAPABILITIES: StoreCapabilities = { readYourWrites: true, sharedWrites: false, ef: true, exact: false };
 
 /** A reader over one loaded snapshot: the instance a request took stays its instance. */
@@ -97,6 +102,16 @@ function snapshotReader(snapshot: LiveSnapshot): StoreReader {
   };
 }
 
+/** How the served snapshot was loaded: fetched (object storage), opened and verified, caught up. */
+export interface LoadTimings {
+  version: string;
+  /** Object storage only: files downloaded now, their bytes, and the time downloading and verifying them took. */
+  fetch?: FetchTimings;
+  /** openSnapshot: checksums, manifest, graph. */
+  openMs: number;
+  catchUpMs: number;
+}
+
 /**
  * @example
  * const store = new LocalHnswStore({ indexDir: 'index', expect, gallery: new GalleryStore('gallery'), embedder, log });
@@ -106,20 +121,28 @@ function snapshotReader(snapshot: LiveSnapshot): StoreReader {
 export class LocalHnswStore implements VectorStore {
   readonly engine = 'hnswlib' as const;
   readonly capabilities = LOCAL_CAPABILITIES;
+  /** How the served snapshot was loaded (null until one is). */
+  lastLoad: LoadTimings | null = null;
+  private readonly source: SnapshotSource;
   private started = false;
   private snapshot: LiveSnapshot | null = null;
+  /** The id of the served snapshot (its version on disk; its content id in object storage). */
+  private servedId: string | null = null;
+  /** The last journal record applied to the served snapshot. */
+  private appliedSeq = 0;
   private served: StoreReader | null = null;
   private readonly tracker: ReloadTracker;
-  private watcher: FSWatcher | null = null;
+  private watcher: { close(): void } | null = null;
   private poller: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Serialises swaps, enrolments and deletions. */
+  /** Serialises swaps, enrolments, deletions and journal catch-ups. */
   private mutations: Promise<unknown> = Promise.resolve();
-  /** The running re-index of this process, if any (the index lock covers other processes). */
+  /** The running re-index of this process, if any (the index lock or the conditional publish covers other processes). */
   private reindexing: Promise<IndexRunSummary | null> | null = null;
 
   constructor(private readonly options: LocalStoreOptions) {
+    this.source = snapshotSource(options.indexDir);
     this.tracker = new ReloadTracker(options.log, { where: options.indexDir, expectedModel: options.expect.modelId, buildCommand: options.buildCommand });
   }
 
@@ -151,8 +174,8 @@ export class LocalHnswStore implements VectorStore {
   }
 
   /**
-   * Checks CURRENT and, if it names a version other than the one serving (and not one already
-   * refused, unless `force`), opens, verifies, catches up and swaps it in.
+   * Checks CURRENT and, if it names a snapshot other than the one serving (and not one already
+   * refused, unless `force`), fetches, opens, verifies, catches up and swaps it in.
    *
    * @example
    * await store.reload() // 'swapped' | 'unchanged' | 'refused' | 'no-index'
@@ -163,32 +186,49 @@ export class LocalHnswStore implements VectorStore {
 
   private async reloadNow(force: boolean): Promise<ReloadOutcome> {
     if (this.closed) return 'unchanged';
-    const { indexDir, log } = this.options;
-    let version: string | null;
+    const { log } = this.options;
+    let ref;
     try {
-      version = await readCurrent(indexDir);
+      ref = await this.source.current();
     } catch (error) {
-      return this.refuse('(CURRENT)', error);
+      return this.refuse(CURRENT_CHECK, error);
     }
-    this.tracker.noIndex = version === null;
-    if (version === null) return this.snapshot === null ? 'no-index' : 'unchanged';
-    if (version === this.snapshot?.version && !force) return 'unchanged';
-    if (!force && version === this.tracker.refused?.generation) return 'refused';
+    this.tracker.clearRefusal(CURRENT_CHECK);
+    this.tracker.noIndex = ref === null;
+    if (ref === null) return this.snapshot === null ? 'no-index' : 'unchanged';
+    if (ref.id === this.servedId && !force) return 'unchanged';
+    const refused = this.tracker.refused;
+    // A snapshot that failed verification stays refused; one that could not be fetched is tried again.
+    if (!force && ref.version === refused?.generation && refused.code !== 'UNAVAILABLE') return 'refused';
 
     let next: LiveSnapshot;
+    let fetched;
+    const t0 = performance.now();
     try {
-      next = await openSnapshot(indexDir, { version, expect: this.options.expect, ef: this.options.ef });
+      const local = await this.source.local(ref);
+      fetched = local.fetch;
+      try {
+        next = await openSnapshot(local.indexDir, { version: ref.version, expect: this.options.expect, ef: this.options.ef });
+      } finally {
+        // The instance holds everything it needs in memory now.
+        await local.release();
+      }
     } catch (error) {
-      return this.refuse(version, error);
+      return this.refuse(ref.version, error);
     }
+    const opened = performance.now();
+    const version = ref.version;
     try {
       await this.serial(async () => {
-        await catchUp(next, this.options.gallery, this.options.embedder);
+        const caught = await catchUp(next, this.options.gallery, this.options.embedder);
         const previous = this.snapshot?.version ?? null;
         this.snapshot = next;
         this.served = snapshotReader(next);
+        this.servedId = ref.id;
+        this.appliedSeq = caught.journalSeq;
         const s = next.stats();
-        log.info({ version, previous, images: s.images, identities: s.identities, liveAdded: s.liveAdded, liveDeleted: s.liveDeleted }, 'index snapshot swapped in');
+        this.lastLoad = { version, ...(fetched ? { fetch: fetched } : {}), openMs: opened - t0 - (fetched ? fetched.downloadMs + fetched.verifyMs : 0), catchUpMs: performance.now() - opened };
+        log.info({ version, previous, images: s.images, identities: s.identities, liveAdded: s.liveAdded, liveDeleted: s.liveDeleted, load: this.lastLoad }, 'index snapshot swapped in');
       });
     } catch (error) {
       return this.refuse(version, error);
@@ -203,46 +243,64 @@ export class LocalHnswStore implements VectorStore {
     return this.tracker.refuse(version, String(code), message, this.snapshot?.version ?? null, builtWith);
   }
 
+  /**
+   * Applies the journal records other instances appended since the last read (object storage:
+   * the journal is shared). Each record is applied once, in order.
+   */
+  followJournal(): Promise<void> {
+    if (!this.options.gallery.sharedJournal || this.closed) return Promise.resolve();
+    return this.serial(async () => {
+      const snapshot = this.snapshot;
+      if (!snapshot) return;
+      await this.catchUpTo(snapshot);
+    });
+  }
+
+  /** Replays records after `appliedSeq` (up to `until`) into the served snapshot; call under the mutex. */
+  private async catchUpTo(snapshot: LiveSnapshot, until?: number): Promise<void> {
+    if (until !== undefined && until <= this.appliedSeq) return;
+    await catchUp(snapshot, this.options.gallery, this.options.embedder, this.appliedSeq, {
+      until,
+      onRecord: (seq) => {
+        if (this.snapshot === snapshot) this.appliedSeq = seq;
+      },
+    });
+  }
+
   private startWatching(): void {
     const { pollMs = 5000 } = this.options;
-    if (this.options.watch ?? true) this.tryWatch();
+    const watching = this.options.watch ?? true;
+    if (watching) this.tryWatch();
     if (pollMs > 0) {
       this.poller = setInterval(() => {
-        if (!this.watcher && (this.options.watch ?? true)) this.tryWatch();
-        void this.reload().catch(() => undefined);
+        if (!this.watcher && watching) this.tryWatch();
+        void this.reload()
+          .then(() => this.followJournal())
+          .catch((error: Error) => this.options.log.warn({ err: error.message }, 'reading the shared journal failed; retrying at the next check'));
       }, pollMs);
       this.poller.unref();
     }
   }
 
   private tryWatch(): void {
-    try {
-      // Watch the folder, not the file: CURRENT is replaced by a rename, which a file watch loses.
-      this.watcher = watch(this.options.indexDir, { persistent: false }, (_event, filename) => {
-        if (filename !== null && filename !== 'CURRENT') return;
-        if (this.debounce) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => void this.reload().catch(() => undefined), 25);
-        this.debounce.unref();
-      });
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = null;
-      });
-    } catch {
-      this.watcher = null; // the index folder does not exist yet: the poll retries
-    }
+    this.watcher = this.source.watch(() => {
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => void this.reload().catch(() => undefined), 25);
+      this.debounce.unref();
+    });
   }
 
   /**
-   * Enrols images for an identity: stored durably (blobs, then an fsynced journal line), then
-   * added to the served snapshot so the next search finds them. Images the identity already has
-   * (same bytes) are not added twice.
+   * Enrols images for an identity: stored durably (blobs, then a journal record), then added to
+   * the served snapshot so the next search finds them (after any records other instances
+   * appended before this one). Images the identity already has (same bytes) are not added twice.
    */
   enrol(identity: string, images: readonly EnrolImage[]): Promise<EnrolResult> {
     return this.serial(async () => {
       const snapshot = this.requireSnapshot();
       const vectorBySha = new Map<string, Float32Array>();
-      const { entries } = await this.options.gallery.enrol(identity, images.map((i) => i.bytes));
+      const { seq, entries } = await this.options.gallery.enrol(identity, images.map((i) => i.bytes));
+      await this.catchUpTo(snapshot, seq - 1);
       for (const image of images) vectorBySha.set(sha256Bytes(image.bytes), image.vector);
       const fresh = entries.filter((e) => !snapshot.catalogue.hasSource('enrolment', e.source));
       if (fresh.length > 0) {
@@ -250,6 +308,7 @@ export class LocalHnswStore implements VectorStore {
         fresh.forEach((e, i) => vectors.set(vectorBySha.get(e.sha256) as Float32Array, i * snapshot.dim));
         snapshot.addLive(fresh.map(({ identity: id, origin, source, sha256, size }) => ({ identity: id, origin, source, sha256, size })), vectors);
       }
+      this.appliedSeq = Math.max(this.appliedSeq, seq);
       const ids = entries.map((e) => imageId(identity, e.sha256));
       return { ids, added: fresh.length, duplicates: images.length - fresh.length, images: snapshot.catalogue.count(identity), entries };
     });
@@ -259,37 +318,35 @@ export class LocalHnswStore implements VectorStore {
   deleteIdentity(identity: string): Promise<number> {
     return this.serial(async () => {
       const snapshot = this.requireSnapshot();
-      const { removed } = await this.options.gallery.deleteIdentity(identity);
+      const { seq, removed } = await this.options.gallery.deleteIdentity(identity);
+      if (seq !== null) await this.catchUpTo(snapshot, seq - 1);
       const live = snapshot.deleteLive(identity);
+      if (seq !== null) this.appliedSeq = Math.max(this.appliedSeq, seq);
       return Math.max(removed.length, live);
     });
   }
 
   /** The bytes behind a catalogue entry (folder file or enrolled blob), only if they still hash to what was indexed. */
-  async imageBytes(entry: CatalogueEntry): Promise<Uint8Array | undefined> {
-    const gallery = this.options.gallery;
-    const path = entry.origin === 'folder' ? join(gallery.root, ...entry.source.split('/')) : gallery.blobPath(entry.sha256);
-    const bytes = await readFile(path).catch(() => undefined);
-    // A folder file may have changed since indexing: never show other bytes than the ones indexed.
-    return bytes && sha256Bytes(bytes) === entry.sha256 ? bytes : undefined;
+  imageBytes(entry: CatalogueEntry): Promise<Uint8Array | undefined> {
+    return this.options.gallery.imageBytes(entry);
   }
 
   /**
    * The nightly job: re-index (embedding only what changed), publish the new snapshot, then (once
    * started) swap it in. One run at a time in this process; resolves null when another process
-   * holds the lock.
+   * holds the lock (on disk). In object storage, runs in other processes publish conditionally
+   * and the loser builds again on the winner's snapshot.
    */
   reindex(options: ReindexOptions = {}): Promise<IndexRunSummary | null> {
     this.reindexing ??= (async () => {
       const { log } = this.options;
       try {
-        const summary = await runIndex({
+        const summary = await this.source.publish({
           ...this.options.reindex,
           mode: 'reindex',
           onWarning: (m) => log.warn(m),
           ...definedOnly(options),
           params: { ...this.options.reindex?.params, ...options.params },
-          indexDir: this.options.indexDir,
           store: this.options.gallery,
           embedder: this.options.embedder,
         });
@@ -333,3 +390,6 @@ export class LocalHnswStore implements VectorStore {
     await this.mutations.catch(() => undefined);
   }
 }
+
+/** The name a failed read of CURRENT itself is refused under (no version is known then). */
+const CURRENT_CHECK = '(CURRENT)';

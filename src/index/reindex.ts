@@ -205,7 +205,8 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
     const t1 = performance.now();
 
     const embedded = await embedder.embedAll(
-      plan.toEmbed.map((e) => e.path),
+      // Local files (gallery images and blobs in object storage are fetched into the instance's cache first).
+      await options.store.files(plan.toEmbed),
       { onProgress: (done, total) => progress('embed', done, total) },
     );
     const faces = embedder.faces ? faceLists(plan, embedded, previous) : undefined;

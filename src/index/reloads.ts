@@ -80,6 +80,11 @@ export class ReloadTracker {
     return 'swapped';
   }
 
+  /** Forgets a refusal once its cause is gone (CURRENT became readable again). */
+  clearRefusal(generation: string): void {
+    if (this.refused?.generation === generation) this.refused = null;
+  }
+
   /** Records a generation that cannot be served (remembered, logged, reported by status()). */
   refuse(generation: string, code: string, message: string, serving: string | null, builtWith?: string): ReloadOutcome {
     this.refused = { generation, code, message, at: new Date().toISOString(), ...(builtWith ? { builtWith } : {}) };

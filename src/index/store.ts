@@ -1,12 +1,14 @@
 /**
  * The gallery store: the gallery is the folder plus the API's enrolments minus its deletions.
  *
- * Layout of the store folder (default `<gallery>/.twinsearch/`, hidden so the gallery reader
- * skips it; configurable for read-only galleries):
+ * Layout of the store (default `<gallery>/.twinsearch/`, hidden so the gallery reader skips it;
+ * configurable for read-only galleries), on disk (store-files.ts):
  *   journal.jsonl     append-only records, fsynced (journal.ts)
  *   blobs/<sha256>    enrolled image bytes, content-addressed, written atomically BEFORE the
  *                     journal line that mentions them (a crash leaves at most an unreferenced blob)
  *   hash-cache.json   sha256 of folder files by (size, mtime, ctime, inode) (hash-cache.ts)
+ * or in object storage (src/storage/gallery.ts): `journal/<seq>.json` (one object per record,
+ * created with `If-None-Match: *`), `blobs/<sha256>`, `hash-cache.json`.
  *
  * Semantics (replayed in journal order):
  * - `enrol(identity, images)` adds each image to the identity (same bytes twice = one entry).
@@ -16,37 +18,27 @@
  *   added to the folder later, or a changed file, is visible again (a new photo is new data).
  * - An enrolment after a deletion re-adds just the images it enrols.
  *
- * One process writes a store at a time (the API); re-index only reads it. Appends within that
- * process are serialised here.
+ * Writers: on disk, one process writes a store at a time (the API); in object storage any number
+ * of instances append, each record taking the next sequence number with a conditional write.
+ * Re-index only reads. Appends within one process are serialised here.
  */
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
-import { GalleryError, readGallery } from '../data/gallery.js';
-import { writeFileAtomic } from '../util/atomic.js';
 import { sha256Bytes } from './checksums.js';
-import { appendLineDurable, fsyncPath } from './durable.js';
 import { IndexError } from './errors.js';
-import { hashFiles, type HashStats } from './hash-cache.js';
-import { readJournal, type DeleteRecord, type EnrolRecord, type JournalRecord } from './journal.js';
+import type { HashStats } from './hash-cache.js';
+import type { DeleteRecord, EnrolRecord, JournalRecord } from './journal.js';
+import { FileBlobs, FileFolder, FileJournal, BLOBS_DIR, JOURNAL_FILE } from './store-files.js';
+import type { BlobStore, FolderSource, GalleryEntry, JournalLog } from './store-parts.js';
+import { childUri, isObjectUri } from '../storage/location.js';
+import { ObjectBlobs, ObjectFolder, ObjectJournal } from '../storage/gallery.js';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+
+export type { GalleryEntry } from './store-parts.js';
+export { BLOBS_DIR, HASH_CACHE_FILE, JOURNAL_FILE } from './store-files.js';
 
 export const STORE_DIRNAME = '.twinsearch';
-export const JOURNAL_FILE = 'journal.jsonl';
-export const BLOBS_DIR = 'blobs';
-export const HASH_CACHE_FILE = 'hash-cache.json';
 /** Longest identity name accepted from enrolments. */
 export const MAX_IDENTITY_LENGTH = 200;
-
-/** One image of the effective gallery. */
-export interface GalleryEntry {
-  identity: string;
-  origin: 'folder' | 'enrolment';
-  /** Folder: path relative to the gallery root. Enrolment: `<identity>/<sha256>`. */
-  source: string;
-  sha256: string;
-  size: number;
-  /** Absolute path of the bytes (the folder file, or the blob). */
-  path: string;
-}
 
 export interface GalleryListing {
   /** Sorted by identity, then origin, then source (byte order). */
@@ -144,34 +136,59 @@ export function effectiveEntries(
 }
 
 export class GalleryStore {
+  /** The gallery folder: an absolute path, or an s3:// URI. */
   readonly root: string;
+  /** The store (journal + blobs): an absolute path, or an s3:// URI. */
   readonly dir: string;
-  private readonly extensions?: readonly string[];
+  private readonly journal: JournalLog;
+  private readonly blobs: BlobStore;
+  private readonly folder: FolderSource;
   /** Serialises appends so sequence numbers stay unique within this process. */
   private queue: Promise<unknown> = Promise.resolve();
 
   /**
+   * `root` and `storeDir` are local paths or `s3://bucket/prefix` URIs (in object storage the
+   * journal takes conditional appends, so several instances may write it).
+   *
    * @example
    * const store = new GalleryStore('/data/faces');            // store in /data/faces/.twinsearch
+   * const shared = new GalleryStore('s3://twinsearch/gallery'); // store in s3://twinsearch/gallery/.twinsearch
    * const { entries } = await store.listGalleryEntries();
    */
   constructor(root: string, options: GalleryStoreOptions = {}) {
-    this.root = resolve(root);
-    this.dir = resolve(options.storeDir ?? join(this.root, STORE_DIRNAME));
-    this.extensions = options.extensions;
+    this.root = isObjectUri(root) ? root : resolve(root);
+    const storeDir = options.storeDir ?? (isObjectUri(root) ? childUri(root, STORE_DIRNAME) : join(this.root, STORE_DIRNAME));
+    this.dir = isObjectUri(storeDir) ? storeDir : resolve(storeDir);
+    if (isObjectUri(this.dir)) {
+      this.journal = new ObjectJournal(childUri(this.dir, 'journal'));
+      this.blobs = new ObjectBlobs(childUri(this.dir, BLOBS_DIR));
+    } else {
+      this.journal = new FileJournal(join(this.dir, JOURNAL_FILE));
+      this.blobs = new FileBlobs(join(this.dir, BLOBS_DIR));
+    }
+    this.folder = isObjectUri(this.root)
+      ? new ObjectFolder(this.root, { storeDir: this.dir, extensions: options.extensions })
+      : new FileFolder(this.root, { storeDir: this.dir, extensions: options.extensions });
   }
 
+  /** The journal's path (or URI), for messages and tests. */
   get journalPath(): string {
-    return join(this.dir, JOURNAL_FILE);
+    return this.journal.where;
   }
 
+  /** Other processes may append to the journal (object storage): instances poll it for their records. */
+  get sharedJournal(): boolean {
+    return this.journal.shared;
+  }
+
+  /** Where an enrolled image's bytes are (or will be, once fetched) on this machine. */
   blobPath(sha256: string): string {
-    return join(this.dir, BLOBS_DIR, sha256);
+    return this.blobs.path(sha256);
   }
 
   /** All journal records (optionally only those after `sinceSeq`, for the API to replay after a swap). */
   async records(sinceSeq = 0): Promise<JournalRecord[]> {
-    const { records } = await readJournal(this.journalPath);
+    const { records } = await this.journal.read();
     return records.filter((r) => r.seq > sinceSeq);
   }
 
@@ -186,7 +203,7 @@ export class GalleryStore {
    */
   removeDeletedBlobs(upToSeq: number): Promise<string[]> {
     return this.serialise(async () => {
-      const { records } = await readJournal(this.journalPath);
+      const { records } = await this.journal.read();
       const live = new Map<string, Set<string>>();
       const deleted = new Set<string>();
       const later = new Set<string>();
@@ -204,7 +221,7 @@ export class GalleryStore {
       const removed: string[] = [];
       for (const sha256 of deleted) {
         if (kept.has(sha256)) continue;
-        await rm(this.blobPath(sha256), { force: true });
+        await this.blobs.remove(sha256);
         removed.push(sha256);
       }
       return removed;
@@ -212,8 +229,43 @@ export class GalleryStore {
   }
 
   /**
-   * Durably enrols images for an identity: blobs first (atomic, fsynced), then one fsynced
-   * journal line. When it resolves the enrolment survives a crash and every later re-index.
+   * Local files holding these entries' bytes, in order (downloaded into the instance's cache first
+   * when the gallery or the store lives in object storage).
+   *
+   * @example
+   * const paths = await store.files(plan.toEmbed);
+   */
+  async files(entries: readonly Pick<GalleryEntry, 'origin' | 'source' | 'sha256' | 'size'>[]): Promise<string[]> {
+    const paths = new Array<string>(entries.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < entries.length) {
+        const i = next++;
+        const e = entries[i];
+        paths[i] = e.origin === 'enrolment' ? await this.blobs.file(e.sha256, e.size) : await this.folder.file(e);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, entries.length) }, worker));
+    return paths;
+  }
+
+  /**
+   * The bytes of an indexed image, only if they still hash to what was indexed (a folder file may
+   * have changed since); undefined when they are gone or changed.
+   */
+  async imageBytes(entry: { origin: 'folder' | 'enrolment'; source: string; sha256: string; size: number }): Promise<Uint8Array | undefined> {
+    try {
+      const [file] = await this.files([entry]);
+      const bytes = await readFile(file);
+      return sha256Bytes(bytes) === entry.sha256 ? bytes : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Durably enrols images for an identity: blobs first, then one journal record. When it resolves
+   * the enrolment survives a crash and every later re-index.
    *
    * @example
    * const { entries } = await store.enrol('alice', [await readFile('alice.jpg')]);
@@ -223,22 +275,20 @@ export class GalleryStore {
     if (images.length === 0) throw new IndexError('BAD_ARGUMENT', 'enrol needs at least one image');
     if (images.some((b) => b.byteLength === 0)) throw new IndexError('BAD_ARGUMENT', 'an enrolled image is empty');
     return this.serialise(async () => {
-      await this.ensureDirs();
       const seen = new Map<string, number>();
       for (const bytes of images) {
         const sha256 = sha256Bytes(bytes);
         if (seen.has(sha256)) continue;
         seen.set(sha256, bytes.byteLength);
-        await this.writeBlob(sha256, bytes);
+        await this.blobs.put(sha256, bytes);
       }
-      const record: EnrolRecord = {
-        seq: 0,
+      const record: Omit<EnrolRecord, 'seq'> = {
         at: new Date().toISOString(),
         op: 'enrol',
         identity,
         images: [...seen].map(([sha256, size]) => ({ sha256, size })),
       };
-      const seq = await this.append(record);
+      const seq = await this.journal.append(record);
       const entries = record.images.map((im) => this.enrolmentEntry(identity, im.sha256, im.size));
       return { seq, entries };
     });
@@ -257,15 +307,13 @@ export class GalleryStore {
     return this.serialise(async () => {
       const { entries: removed } = await this.listGalleryEntries({ identity });
       if (removed.length === 0) return { seq: null, removed };
-      await this.ensureDirs();
-      const record: DeleteRecord = {
-        seq: 0,
+      const record: Omit<DeleteRecord, 'seq'> = {
         at: new Date().toISOString(),
         op: 'delete',
         identity,
         folder: removed.filter((e) => e.origin === 'folder').map((e) => ({ source: e.source, sha256: e.sha256 })),
       };
-      const seq = await this.append(record);
+      const seq = await this.journal.append(record);
       return { seq, removed };
     });
   }
@@ -282,12 +330,16 @@ export class GalleryStore {
   async listGalleryEntries(options: { identity?: string } = {}): Promise<GalleryListing> {
     const started = performance.now();
     const warnings: string[] = [];
-    const journal = await readJournal(this.journalPath);
-    if (journal.tornTail) warnings.push(`${this.journalPath}: a torn last line (crash mid-append) was ignored`);
+    const journal = await this.journal.read();
+    if (journal.tornTail) warnings.push(`${this.journal.where}: a torn last line (crash mid-append) was ignored`);
     const state = replay(journal.records);
     const folder = await this.folderEntries(options, warnings);
     const entries = effectiveEntries(folder.entries, state, (identity, sha256, size) => this.enrolmentEntry(identity, sha256, size), options.identity);
-    for (const e of entries) if (e.origin === 'enrolment') await this.checkBlob(e.sha256, e.size);
+    const enrolled = entries.filter((e) => e.origin === 'enrolment');
+    const sizes = await this.blobs.sizes(enrolled.map((e) => e.sha256));
+    for (const e of enrolled) {
+      if (sizes.get(e.sha256) !== e.size) throw new IndexError('STORE', `enrolled image ${this.blobPath(e.sha256)} is missing or has the wrong size: the store is damaged`);
+    }
     return { entries, journalSeq: journal.lastSeq, warnings, hashing: { ...folder.stats, seconds: (performance.now() - started) / 1000 } };
   }
 
@@ -298,84 +350,12 @@ export class GalleryStore {
    * @example
    * const { entries } = await store.folderEntries({ identity: 'alice' }, warnings);
    */
-  async folderEntries(options: { identity?: string }, warnings: string[]): Promise<{ entries: GalleryEntry[]; stats: HashStats }> {
-    const folderFiles = (await this.folderFiles(warnings)).filter((f) => options.identity === undefined || f.identity === options.identity);
-    const { hashes, stats } = await hashFiles(
-      folderFiles.map((f) => ({ key: f.source, path: f.path })),
-      {
-        cachePath: (await this.storeWritable()) ? join(this.dir, HASH_CACHE_FILE) : undefined,
-        // A partial listing must not prune the other identities' cached hashes.
-        keepOtherEntries: options.identity !== undefined,
-        onWarning: (m) => warnings.push(m),
-      },
-    );
-    const entries: GalleryEntry[] = [];
-    for (const f of folderFiles) {
-      const h = hashes.get(f.source);
-      if (h) entries.push({ identity: f.identity, origin: 'folder', source: f.source, sha256: h.sha256, size: h.size, path: f.path });
-    }
-    return { entries, stats };
+  folderEntries(options: { identity?: string }, warnings: string[]): Promise<{ entries: GalleryEntry[]; stats: HashStats }> {
+    return this.folder.entries(options, warnings);
   }
 
   private enrolmentEntry(identity: string, sha256: string, size: number): GalleryEntry {
     return { identity, origin: 'enrolment', source: `${identity}/${sha256}`, sha256, size, path: this.blobPath(sha256) };
-  }
-
-  /** Creates the store folder if it can; a read-only gallery without one simply gets no hash cache. */
-  private async storeWritable(): Promise<boolean> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private async folderFiles(warnings: string[]): Promise<{ identity: string; source: string; path: string }[]> {
-    try {
-      const gallery = await readGallery(this.root, { minIdentities: 1, extensions: this.extensions });
-      warnings.push(...gallery.warnings.filter((w) => !w.includes('not for positive pairs')));
-      const storeInside = relative(this.root, this.dir);
-      return gallery.identities.flatMap((identity) =>
-        identity.files
-          .map((path) => ({ identity: identity.name, source: relative(this.root, path).split(sep).join('/'), path }))
-          .filter((f) => storeInside.startsWith('..') || !f.source.startsWith(`${storeInside.split(sep).join('/')}/`)),
-      );
-    } catch (error) {
-      if (error instanceof GalleryError && error.code === 'NO_IMAGES') return [];
-      throw error;
-    }
-  }
-
-  private async checkBlob(sha256: string, size: number): Promise<void> {
-    const path = this.blobPath(sha256);
-    const s = await stat(path).catch(() => undefined);
-    if (!s || s.size !== size) throw new IndexError('STORE', `enrolled image ${path} is missing or has the wrong size: the store is damaged`);
-  }
-
-  private async writeBlob(sha256: string, bytes: Uint8Array): Promise<void> {
-    const path = this.blobPath(sha256);
-    const existing = await readFile(path).catch(() => undefined);
-    if (existing && sha256Bytes(existing) === sha256) return;
-    await writeFileAtomic(path, bytes);
-  }
-
-  private async ensureDirs(): Promise<void> {
-    const blobs = join(this.dir, BLOBS_DIR);
-    const existed = await stat(blobs).then(() => true, () => false);
-    if (existed) return;
-    await mkdir(blobs, { recursive: true });
-    await fsyncPath(this.dir);
-    await fsyncPath(resolve(this.dir, '..'));
-  }
-
-  /** Appends a record with the next sequence number; fsynced (and the folder, when the journal is new). */
-  private async append(record: JournalRecord): Promise<number> {
-    const { lastSeq } = await readJournal(this.journalPath);
-    const withSeq = { ...record, seq: lastSeq + 1 };
-    const { created } = await appendLineDurable(this.journalPath, JSON.stringify(withSeq));
-    if (created) await fsyncPath(this.dir);
-    return withSeq.seq;
   }
 
   private serialise<T>(task: () => Promise<T>): Promise<T> {

@@ -7,12 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../model/backend.js';
 import { buildTower } from '../model/tower.js';
-import { tsWorkerData } from '../util/worker.js';
+import { workerDataOf } from '../util/worker.js';
 import { materialiseBatch } from './batch.js';
 import { assignWeights, computeGradients, type Trainable } from './gradients.js';
 import type { WorkerInit, WorkerRequest, WorkerReply } from './parallel.js';
 
-const init = tsWorkerData<WorkerInit>(workerData);
+const init = workerDataOf<WorkerInit>(workerData);
 const port = parentPort!;
 
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { AffineRanges } from '../data/augment.js';
 import type { PreprocessConfig, TowerConfig } from '../model/config.js';
 import type { BackendPreference } from '../model/backend.js';
-import { startTsWorker } from '../util/worker.js';
+import { startWorker } from '../util/worker.js';
 import { materialiseBatch, type BatchPlan } from './batch.js';
 import { computeGradients, readWeights, type LossSettings, type StepResult, type Trainable } from './gradients.js';
 
@@ -108,7 +108,7 @@ function unwrap(reply: WorkerReply): Extract<WorkerReply, { ok: true }> {
  * const [a, b] = await source.compute(trainable, [planA, planB]);
  */
 export async function startGradientWorkers(count: number, init: WorkerInit): Promise<GradientSource & { backend: string }> {
-  const workers = Array.from({ length: count }, () => startTsWorker(new URL('./grad-worker.ts', import.meta.url), init));
+  const workers = Array.from({ length: count }, () => startWorker(new URL('./grad-worker.js', import.meta.url), init));
   const queues = workers.map((w) => new ReplyQueue(w));
   let backend = '';
   try {

@@ -54,7 +54,8 @@ async function prepareImages(o: ApiBenchOptions): Promise<{ gallery: string; que
   return { gallery, queries: { png28, photo }, source };
 }
 
-async function prepareModel(o: ApiBenchOptions): Promise<{ dir: string; source: string }> {
+/** The benchmark's model (cached in the work folder): --model, the tiny smoke model, models/sample, else a random conv4. */
+export async function prepareModel(o: Pick<ApiBenchOptions, 'model' | 'tiny' | 'work'>): Promise<{ dir: string; source: string }> {
   if (o.model) return { dir: resolve(o.model), source: o.model };
   if (o.tiny) {
     const dir = join(o.work, 'model-tiny');

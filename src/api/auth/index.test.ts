@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../errors/index.js';
-import { authorize, isLoopback, keyRing } from './index.js';
+import { authorize, credential, isLoopback, keyRing } from './index.js';
 
 const ring = keyRing({ readKeys: ['read-0123456789abcdef', 'read2-0123456789abcdef'], adminKeys: ['admin-0123456789abcdef'] });
 const code = (f: () => unknown): string | undefined => {
@@ -34,6 +34,20 @@ describe('authorize', () => {
   it('with read keys only, admin routes are closed to everyone', () => {
     const readOnly = keyRing({ readKeys: ['read-0123456789abcdef'], adminKeys: [] });
     expect(code(() => authorize('Bearer read-0123456789abcdef', 'admin', readOnly))).toBe('403 FORBIDDEN');
+  });
+});
+
+describe('credential', () => {
+  const sigV4 = 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261205/eu-west-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc';
+  it('takes X-Api-Key when the Authorization header carries another scheme (a SigV4-signed function URL request)', () => {
+    expect(authorize(credential(sigV4, 'read-0123456789abcdef'), 'read', ring)).toBe('read');
+    expect(credential(undefined, 'admin-0123456789abcdef')).toBe('Bearer admin-0123456789abcdef');
+  });
+
+  it('lets a Bearer header win, and leaves a request without X-Api-Key as it was', () => {
+    expect(credential('Bearer read-0123456789abcdef', 'admin-0123456789abcdef')).toBe('Bearer read-0123456789abcdef');
+    expect(code(() => authorize(credential(sigV4, undefined), 'read', ring))).toBe('401 UNAUTHORIZED');
+    expect(code(() => authorize(credential(sigV4, 'not-a-key'), 'read', ring))).toBe('401 UNAUTHORIZED');
   });
 });
 

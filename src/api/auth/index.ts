@@ -72,9 +72,22 @@ export function authorize(header: string | undefined | null, permission: Permiss
  */
 export function requirePermission(permission: Permission, ring: KeyRing): MiddlewareHandler {
   return async (c, next) => {
-    authorize(c.req.header('authorization'), permission, ring);
+    authorize(credential(c.req.header('authorization'), c.req.header('x-api-key')), permission, ring);
     await next();
   };
+}
+
+/**
+ * The Bearer credential of a request. When the platform's own authentication holds the
+ * Authorization header (a Lambda function URL with AWS_IAM auth: the SigV4 signature), the key
+ * travels in `X-Api-Key` instead; a Bearer Authorization header always wins.
+ *
+ * @example
+ * credential('AWS4-HMAC-SHA256 Credential=…', 'r-0123456789abcdef'); // 'Bearer r-0123456789abcdef'
+ */
+export function credential(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+  if (apiKey === undefined || /^Bearer\s/i.test(authorization ?? '')) return authorization;
+  return `Bearer ${apiKey}`;
 }
 
 /** Loopback addresses the Node adapter may bind without keys. */

@@ -6,6 +6,7 @@
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { STORE_KINDS, type StoreKind } from '../../index/open-store.js';
+import { isObjectUri, parseObjectUri } from '../../storage/location.js';
 
 /** Largest `k` a request may ask for (the API contract). */
 export const MAX_K = 100;
@@ -13,11 +14,11 @@ export const MAX_K = 100;
 export const MAX_THRESHOLD = 4;
 
 export interface ApiConfig {
-  /** Trained model directory (model.json, weights.bin, model-card.json). */
+  /** Trained model directory (model.json, weights.bin, model-card.json): a path, or an s3://bucket/prefix URI. */
   modelDir: string;
   /** Where the vectors live: `local` (HNSW snapshots in indexDir) or `pgvector` (Postgres at databaseUrl). */
   vectorStore: StoreKind;
-  /** Index folder (CURRENT + snapshots) of the local store. */
+  /** Index folder (CURRENT + snapshots) of the local store: a path, or an s3://bucket/prefix URI. */
   indexDir: string;
   /** pgvector: postgres://user:password@host:5432/database. */
   databaseUrl?: string;
@@ -25,9 +26,9 @@ export interface ApiConfig {
   pgSchema?: string;
   /** pgvector: connections per instance (small for serverless: docs/index.md). */
   pgPoolMax: number;
-  /** Gallery folder (one subfolder per identity); enrolments go to its store. */
+  /** Gallery folder (one subfolder per identity), a path or an s3:// URI; enrolments go to its store. */
   galleryDir: string;
-  /** Gallery store folder; default `<galleryDir>/.twinsearch`. */
+  /** Gallery store folder (journal + blobs), a path or an s3:// URI; default `<galleryDir>/.twinsearch`. */
   storeDir?: string;
   /** `k` when a request does not give one. */
   defaultK: number;
@@ -168,7 +169,19 @@ export function parseApiConfig(env: EnvLike, options: { baseDir?: string; cores?
   const short = [...v.API_KEYS, ...v.ADMIN_KEYS].filter((k) => k.length < MIN_KEY_LENGTH);
   if (short.length) throw new ConfigError(`invalid configuration: API keys must be at least ${MIN_KEY_LENGTH} characters (${short.length} too short)`);
   const baseDir = options.baseDir ?? process.cwd();
-  const dir = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const badUris = (['MODEL_DIR', 'INDEX_DIR', 'GALLERY_DIR', 'STORE_DIR'] as const).flatMap((key) => {
+    const value = v[key];
+    if (value === undefined || !isObjectUri(value)) return [];
+    try {
+      parseObjectUri(value);
+      return [];
+    } catch (error) {
+      return [`  ${key}: ${(error as Error).message}`];
+    }
+  });
+  if (badUris.length) throw new ConfigError(`invalid configuration:\n${badUris.join('\n')}`);
+  // Local paths resolve against the base directory; s3:// URIs are taken as they are.
+  const dir = (p: string): string => (isObjectUri(p) || isAbsolute(p) ? p : resolve(baseDir, p));
   const cores = options.cores ?? 1;
   return {
     modelDir: dir(v.MODEL_DIR),

@@ -2,10 +2,10 @@
  * The wrangler-compatible Node adapter: runs a Workers-style module (wrangler.toml `main`) on
  * Node exactly as it is configured for deployment.
  *
- * - Configuration: wrangler.toml read with wrangler's own reader (`unstable_readConfig`), `[vars]`
- *   and the secrets in `.dev.vars` merged as `wrangler dev` does (`unstable_getVarsForDev`); the
- *   process environment may override the documented keys (MODEL_DIR, API_KEYS, …). Relative
- *   directories are resolved against wrangler.toml's folder.
+ * - Configuration: wrangler.toml read with a TOML parser, `[vars]` and the secrets in `.dev.vars`
+ *   merged as `wrangler dev` merges them (wrangler-config.ts); the process environment may
+ *   override the documented keys (MODEL_DIR, API_KEYS, …). Relative directories are resolved
+ *   against wrangler.toml's folder.
  * - Serving: the module's `fetch(request, env, ctx)` behind @hono/node-server, on 127.0.0.1:8787
  *   by default. Without API keys it binds only loopback addresses (and says so loudly); asked to
  *   bind anything else without keys, it refuses to start.

@@ -64,7 +64,11 @@ export async function readBlobs(pool: Pool, n: Names, sha256s: readonly string[]
 async function embedImages(ctx: PgIndexContext, images: readonly GalleryEntry[], onProgress?: (done: number, total: number) => void): Promise<{ vectors: Map<string, Float32Array>; failed: { entry: GalleryEntry; reason: string }[] }> {
   const distinct = [...new Map(images.map((e) => [e.sha256, e])).values()];
   const blobs = await readBlobs(ctx.pool, ctx.names, distinct.filter((e) => e.origin === 'enrolment').map((e) => e.sha256));
-  const inputs: EmbedInput[] = distinct.map((e) => (e.origin === 'folder' ? e.path : (blobs.get(e.sha256) ?? new Uint8Array(0))));
+  // Folder images in object storage are fetched into the instance's cache first.
+  const folder = distinct.filter((e) => e.origin === 'folder');
+  const paths = await ctx.gallery.files(folder);
+  const folderFiles = new Map(folder.map((e, i) => [e.sha256, paths[i]]));
+  const inputs: EmbedInput[] = distinct.map((e) => (e.origin === 'folder' ? (folderFiles.get(e.sha256) as string) : (blobs.get(e.sha256) ?? new Uint8Array(0))));
   const { vectors, failed } = await ctx.embedder.embedAll(inputs, { onProgress });
   const dim = ctx.embedder.recipe.dim;
   const bad = new Set(failed.map((f) => f.index));

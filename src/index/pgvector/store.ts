@@ -7,8 +7,6 @@
  * into every generation still served; every instance's next search sees it
  * (`capabilities.sharedWrites`), and the next re-index keeps it.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Embedder } from '../../embedding/index.js';
 import { sha256Bytes } from '../checksums.js';
 import { IndexError } from '../errors.js';
@@ -172,13 +170,9 @@ export class PgvectorStore implements VectorStore {
 
   /** Enrolled bytes from the blobs table; folder images from the gallery folder, only while they hash to what was indexed. */
   async imageBytes(entry: CatalogueEntry): Promise<Uint8Array | undefined> {
-    let bytes: Uint8Array | undefined;
-    if (entry.origin === 'enrolment') {
-      const { rows } = await query<{ bytes: Buffer }>(this.pool, `SELECT bytes FROM ${this.names.blobs} WHERE sha256 = $1`, [entry.sha256]);
-      bytes = rows[0] && new Uint8Array(rows[0].bytes);
-    } else {
-      bytes = await readFile(join(this.options.gallery.root, ...entry.source.split('/'))).catch(() => undefined);
-    }
+    if (entry.origin === 'folder') return this.options.gallery.imageBytes(entry);
+    const { rows } = await query<{ bytes: Buffer }>(this.pool, `SELECT bytes FROM ${this.names.blobs} WHERE sha256 = $1`, [entry.sha256]);
+    const bytes = rows[0] && new Uint8Array(rows[0].bytes);
     return bytes && sha256Bytes(bytes) === entry.sha256 ? bytes : undefined;
   }
 
