@@ -190,7 +190,7 @@ async function prepareIndex(o: ApiBenchOptions, modelDir: string, gallery: strin
   }
 }
 
-async function writeServerConfig(work: string, vars: Record<string, string>): Promise<string> {
+export async function writeServerConfig(work: string, vars: Record<string, string>): Promise<string> {
   const dir = join(work, 'server');
   await mkdir(dir, { recursive: true });
   const toml = [

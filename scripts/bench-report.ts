@@ -90,6 +90,7 @@ export const SECTIONS: SectionSource[] = [
   { title: 'coldstart: process start to the first 200', files: ['coldstart'], command: 'npm run bench -- coldstart' },
   { title: 'reindex: full build vs 1% changed', files: ['reindex', 'index-reindex'], command: 'npm run bench -- reindex' },
   { title: 'train: training throughput', files: ['train'], command: 'npm run bench -- train' },
+  { title: "faces: the face model's query path, throughput and index building", files: ['faces'], command: 'npm run bench -- faces' },
   { title: 'open-set: match or unknown at the server\'s own threshold', files: ['open-set'], command: 'npm run bench -- open-set' },
 ];
 
@@ -220,6 +221,7 @@ export async function assembleBenchmarksDoc(resultsDir = RESULTS_DIR, docPath = 
     '| coldstart | process start to the first 200 from /v1/search, 10k (and 100k) galleries | `npm run bench -- coldstart` |',
     '| reindex | full build vs re-index after 1% changed | `npm run bench -- reindex` |',
     '| train | training pairs/s per backend and worker count | `npm run bench -- train` |',
+    '| faces | a face model: query stage split, /v1/search vs the bare face path, throughput vs direct workers, index faces/s | `npm run bench -- faces` |',
     '',
   ];
   parts.push(

@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { annBenchCommand } from './bench-ann.js';
 import { coldstartBenchCommand, reindexBenchCommand } from './bench-wrappers.js';
 import { embedBenchCommand } from './bench-embed.js';
+import { faceBenchCommand } from './bench-faces.js';
 import { trainBenchCommand } from './bench-train.js';
 import { apiBenchCommand } from './api-bench.js';
 import { openSetBenchCommand } from './bench-open-set.js';
@@ -20,6 +21,7 @@ program.addCommand(apiBenchCommand());
 program.addCommand(coldstartBenchCommand());
 program.addCommand(reindexBenchCommand());
 program.addCommand(trainBenchCommand());
+program.addCommand(faceBenchCommand());
 program.addCommand(openSetBenchCommand());
 program.addCommand(
   new Command('docs').description('re-assemble docs/benchmarks.md from bench/results/*.md').action(async () => {

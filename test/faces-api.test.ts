@@ -3,13 +3,13 @@
  * /v1/search on 640x480 composite photos. Also NO_FACE, MULTIPLE_FACES and a named face, the
  * aligned-chip thumbnails, and the index's list of images without a face.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../src/api/runtime.js';
-import { EnrolResponseSchema, ErrorSchema, SearchResponseSchema, VerifyResponseSchema } from '../src/api/schemas/index.js';
+import { EmbedResponseSchema, EnrolResponseSchema, ErrorSchema, SearchResponseSchema, VerifyResponseSchema } from '../src/api/schemas/index.js';
 import { formatSummary } from '../src/index/reindex.js';
 import { readCurrent } from '../src/index/snapshot.js';
 import { parseManifest } from '../src/index/manifest.js';
@@ -142,4 +142,43 @@ describe.skipIf(!haveAtt)('a face model through the index and the API', () => {
     for (let i = 0; i < 3; i++) expect((await post('/v1/search', photo)).status).toBe(200);
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+/** Every file under `dir` (recursively) whose bytes contain `needle`, as paths relative to `dir`. */
+async function filesHolding(dir: string, needle: Buffer): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    if ((await readFile(path)).includes(needle)) out.push(path.slice(dir.length + 1));
+  }
+  return out;
+}
+
+describe.skipIf(!haveAtt)('deleting a person (biometric erasure)', () => {
+  it('removes the face from search at once, and from every retained snapshot and the stored blobs by the next re-index', async () => {
+    const photo = await readFile(attFile(38, 1));
+    expect((await post('/v1/gallery/s38', new Uint8Array(photo), admin)).status).toBe(201);
+    const { vector } = EmbedResponseSchema.parse(await (await post('/v1/embed', new Uint8Array(photo))).json());
+    const needle = Buffer.from(Float32Array.from(vector).buffer);
+    // Two re-indexes: two retained snapshots hold the face, and the enrolled blob is stored.
+    await fx.index('reindex');
+    await fx.index('reindex');
+    const before = await filesHolding(fx.indexDir, needle);
+    expect(before.filter((f) => f.endsWith('vectors.f32')).length).toBe(2);
+    expect(before.some((f) => f.endsWith('hnsw.bin'))).toBe(true);
+    expect((await filesHolding(fx.dir, photo)).some((f) => f.includes('blobs'))).toBe(true);
+
+    expect((await rt.app.request('/v1/gallery/s38', { method: 'DELETE', headers: admin })).status).toBe(200);
+    const probe = SearchResponseSchema.parse(await (await post('/v1/search', new Uint8Array(await readFile(attFile(38, 2))))).json());
+    expect(probe.matches.map((m) => m.identity)).not.toContain('s38');
+
+    const summary = await fx.index('reindex');
+    expect(await filesHolding(fx.indexDir, needle)).toEqual([]);
+    expect(await filesHolding(fx.dir, photo)).toEqual([]);
+    // Only the new snapshot is retained; it still serves the others.
+    expect((await readdir(fx.indexDir)).filter((d) => /^v\d/.test(d))).toEqual([summary]);
+    const other = SearchResponseSchema.parse(await (await post('/v1/search', new Uint8Array(await readFile(attFile(32, 7))))).json());
+    expect(other.decision.identity).toBe('s32');
+  }, 120_000);
 });

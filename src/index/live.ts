@@ -28,7 +28,15 @@ export interface CatchUpResult {
 export async function catchUp(index: LiveSnapshot, store: GalleryStore, embedder: Embedder, sinceSeq = index.manifest.gallery.journalSeq): Promise<CatchUpResult> {
   const records = await store.records(sinceSeq);
   const result: CatchUpResult = { records: 0, imagesAdded: 0, identitiesDeleted: 0, journalSeq: sinceSeq };
+  // An enrolment undone by a later deletion in the same replay is skipped: its blobs may already be
+  // erased (store.removeDeletedBlobs), and embedding them would only be undone.
+  const lastDelete = new Map(records.filter((r) => r.op === 'delete').map((r) => [r.identity, r.seq]));
   for (const record of records) {
+    if (record.op === 'enrol' && record.seq < (lastDelete.get(record.identity) ?? -1)) {
+      result.records++;
+      result.journalSeq = record.seq;
+      continue;
+    }
     if (record.op === 'delete') {
       if (index.deleteLive(record.identity) > 0) result.identitiesDeleted++;
     } else {

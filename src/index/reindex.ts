@@ -163,10 +163,15 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
     }
     const { recipe } = embedder;
     const model = { id: recipe.modelId, weightsHash: recipe.weightsHash, dim: recipe.dim, metric: recipe.metric, normalized: recipe.normalized };
-    let plan = planIndex(listing.entries, previous?.manifest ?? null, model, params, {
-      force: options.mode === 'build' ? 'full' : options.rebuild ? 'rebuild' : undefined,
-      maxDeletedFraction: options.maxDeletedFraction ?? DEFAULT_MAX_DELETED_FRACTION,
-    });
+    const planWith = (rebuild: boolean) =>
+      planIndex(listing.entries, previous?.manifest ?? null, model, params, {
+        force: options.mode === 'build' ? 'full' : rebuild ? 'rebuild' : undefined,
+        maxDeletedFraction: options.maxDeletedFraction ?? DEFAULT_MAX_DELETED_FRACTION,
+      });
+    let plan = planWith(options.rebuild ?? false);
+    // Face models: a deleted face must not stay in the graph as a marked-deleted point (see erasure below).
+    const erasing = embedder.faces !== undefined && plan.mode === 'incremental' && plan.deleteLabels.length + plan.keptDeletedLabels.length > 0;
+    if (erasing) plan = planWith(true);
     const t1 = performance.now();
 
     const embedded = await embedder.embedAll(
@@ -226,7 +231,10 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexRunSummar
     });
     await switchCurrent(indexDir, version);
     progress('write', 1, 1);
-    const { removed: pruned } = await pruneSnapshots(indexDir, options.keep ?? DEFAULT_KEEP);
+    // Face models: once an image is gone from the gallery, no retained snapshot and no blob keeps its face.
+    const erased = embedder.faces !== undefined && (erasing || plan.counts.removed > 0);
+    const { removed: pruned } = await pruneSnapshots(indexDir, erased ? 1 : (options.keep ?? DEFAULT_KEEP));
+    if (erased) await options.store.removeDeletedBlobs(listing.journalSeq);
     const t4 = performance.now();
 
     return {

@@ -19,7 +19,7 @@
  * One process writes a store at a time (the API); re-index only reads it. Appends within that
  * process are serialised here.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { GalleryError, readGallery } from '../data/gallery.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -151,6 +151,42 @@ export class GalleryStore {
   async records(sinceSeq = 0): Promise<JournalRecord[]> {
     const { records } = await readJournal(this.journalPath);
     return records.filter((r) => r.seq > sinceSeq);
+  }
+
+  /**
+   * Removes the blobs of images whose identity was deleted in the journal up to `upToSeq` and that
+   * nothing enrolled since (or enrolled for another identity) still refers to. For face data: the
+   * index job calls it once a snapshot that includes those deletions is current, so no server
+   * needs them to catch up. Resolves the sha256 of the blobs removed.
+   *
+   * @example
+   * await store.removeDeletedBlobs(listing.journalSeq); // ['3f1c…']
+   */
+  removeDeletedBlobs(upToSeq: number): Promise<string[]> {
+    return this.serialise(async () => {
+      const { records } = await readJournal(this.journalPath);
+      const live = new Map<string, Set<string>>();
+      const deleted = new Set<string>();
+      const later = new Set<string>();
+      for (const record of records) {
+        if (record.op === 'enrol') {
+          const hashes = record.images.map((im) => im.sha256);
+          if (record.seq > upToSeq) hashes.forEach((h) => later.add(h));
+          else live.set(record.identity, new Set([...(live.get(record.identity) ?? []), ...hashes]));
+        } else if (record.seq <= upToSeq) {
+          live.get(record.identity)?.forEach((h) => deleted.add(h));
+          live.delete(record.identity);
+        }
+      }
+      const kept = new Set([...later, ...[...live.values()].flatMap((set) => [...set])]);
+      const removed: string[] = [];
+      for (const sha256 of deleted) {
+        if (kept.has(sha256)) continue;
+        await rm(this.blobPath(sha256), { force: true });
+        removed.push(sha256);
+      }
+      return removed;
+    });
   }
 
   /**

@@ -419,6 +419,7 @@
     name: $('search-file-name'),
     onChange: () => {
       search.submit.disabled = false;
+      drawFaceBox(null);
       runSearch();
     },
   });
@@ -465,8 +466,28 @@
     }
   }
 
+  /** Face models: draws the searched face's box over the query preview (object-fit: contain). */
+  function drawFaceBox(face) {
+    const box = $('search-face-box');
+    const img = $('search-preview');
+    if (!face || !face.box || img.hidden || !img.naturalWidth) {
+      box.hidden = true;
+      return;
+    }
+    const scale = Math.min(img.clientWidth / img.naturalWidth, img.clientHeight / img.naturalHeight);
+    const left = (img.clientWidth - img.naturalWidth * scale) / 2;
+    const top = (img.clientHeight - img.naturalHeight * scale) / 2;
+    box.style.left = `${left + face.box.x * scale}px`;
+    box.style.top = `${top + face.box.y * scale}px`;
+    box.style.width = `${face.box.width * scale}px`;
+    box.style.height = `${face.box.height * scale}px`;
+    box.title = `Face searched (detector score ${isNum(face.score) ? face.score.toFixed(2) : '–'})`;
+    box.hidden = false;
+  }
+
   function renderSearch(result) {
     noteServer(result);
+    drawFaceBox(result.face);
     const threshold = result.threshold || {};
     noteCalibrated(threshold);
     const decision = result.decision || {};

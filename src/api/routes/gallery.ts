@@ -70,6 +70,9 @@ function decodeCursor(cursor: string | undefined): string | undefined {
 class ThumbnailCache {
   private readonly map = new Map<string, Buffer>();
   constructor(private readonly max = 512) {}
+  clear(): void {
+    this.map.clear();
+  }
   get(key: string): Buffer | undefined {
     const v = this.map.get(key);
     if (v) {
@@ -209,6 +212,8 @@ export function registerGalleryRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     ctx.requireReader();
     const removed = await ctx.store.deleteIdentity(identity);
     if (removed === 0) throw new ApiError('UNKNOWN_IDENTITY', `identity ${JSON.stringify(identity)} has no images`);
+    // Rendered thumbnails may show the deleted faces: drop them all (they are cheap to redraw).
+    thumbnails.clear();
     ctx.log.info({ identity, removed }, 'identity deleted');
     return c.json({ identity, removed, index: { version: ctx.store.reader()?.generation ?? '' } });
   });
