@@ -192,6 +192,13 @@ export async function checkTargets(resultsDir = RESULTS_DIR): Promise<TargetChec
     measured: perBackend.length ? perBackend.map((b) => `${b.backend}: ${f2(b.best.gflops)} GFLOP/s at batch ${b.best.batch}, peak / achieved ${b.ratio.toFixed(1)}x`).join('; ') : 'not run',
     met: perBackend.length ? perBackend.every((b) => b.ratio <= 3) : null,
   });
+
+  const openSet = await readResult<{ known: { rate: number; probes: number }; strangers: { rate: number; probes: number }; threshold: { value: number } }>(resultsDir, 'open-set');
+  checks.push({
+    target: 'open set through /v1/search at the server\'s threshold: >= 97% of known photos matched right, <= 1% of strangers matched',
+    measured: openSet ? `${(openSet.known.rate * 100).toFixed(1)}% of ${openSet.known.probes} known, ${(openSet.strangers.rate * 100).toFixed(1)}% of ${openSet.strangers.probes} strangers at ${openSet.threshold.value.toFixed(4)}` : 'not run',
+    met: openSet ? openSet.known.rate >= 0.97 && openSet.strangers.rate <= 0.01 : null,
+  });
   return checks;
 }
 
@@ -222,6 +229,7 @@ export async function assembleBenchmarksDoc(resultsDir = RESULTS_DIR, docPath = 
     '| reindex | full build vs re-index after 1% changed | `npm run bench -- reindex` |',
     '| train | training pairs/s per backend and worker count | `npm run bench -- train` |',
     '| faces | a face model: query stage split, /v1/search vs the bare face path, throughput vs direct workers, index faces/s | `npm run bench -- faces` |',
+    '| open-set | faces preset served: known photos matched to the right person, strangers matched to anyone, at the server\'s own threshold | `npm run bench -- open-set` |',
     '',
   ];
   parts.push(
