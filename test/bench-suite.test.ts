@@ -174,6 +174,13 @@ describe('docs/benchmarks.md: the index page', () => {
     // usearch reaches >= 0.995 at 5,000 q/s, faster than hnswlib's 4,000 at the defaults.
     expect(defaults).toMatchObject({ met: false });
     expect(embed).toMatchObject({ met: null, measured: 'not run' });
+    const openSet = async (known: number, strangers: number) => {
+      await save('open-set', { known: { rate: known, probes: 150 }, strangers: { rate: strangers, probes: 100 }, threshold: { value: 0.48 } });
+      return (await checkTargets(results)).find((c) => c.target.startsWith('open set'))!;
+    };
+    expect(await openSet(0.987, 0.01)).toMatchObject({ met: true, measured: '98.7% of 150 known, 1.0% of 100 strangers at 0.4800' });
+    expect((await openSet(0.96, 0.01)).met).toBe(false);
+    expect((await openSet(0.99, 0.02)).met).toBe(false);
   });
 
   it('names the installed version of each package, and `absent` for one that is not installed', async () => {

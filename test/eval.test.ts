@@ -137,3 +137,45 @@ describe('test-time augmentation', () => {
     tower.dispose();
   });
 });
+
+describe('evaluateFaceVerification', () => {
+  it('scores the faces the embedder describes and lists the photos without one', async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { evaluateFaceVerification } = await import('../src/eval/verify.js');
+    const dir = await mkdtemp(join(tmpdir(), 'face-verify-'));
+    try {
+      for (const person of ['a', 'b', 'c']) {
+        await mkdir(join(dir, person));
+        for (const photo of [1, 2, 3]) await writeFile(join(dir, person, `${photo}.png`), 'png');
+      }
+      // Each person's photos near their own axis; b/2.png has no face.
+      const dim = 4;
+      const embedder = {
+        embedAll: async (files: readonly (string | Uint8Array)[]) => {
+          const vectors = new Float32Array(files.length * dim);
+          const failed: { index: number; reason: string }[] = [];
+          files.forEach((file, i) => {
+            const name = String(file);
+            if (name.endsWith(join('b', '2.png'))) failed.push({ index: i, reason: 'no face found' });
+            const axis = ['a', 'b', 'c'].findIndex((p) => name.includes(join(dir, p)));
+            vectors[i * dim + axis] = 1;
+            vectors[i * dim + 3] = i * 0.01;
+          });
+          return { vectors, failed, faces: { none: failed.map((f) => f.index), several: [] } };
+        },
+      };
+      const card = { embeddingSize: dim, thresholds: { default: 0.5 } } as unknown as ModelCard;
+      const result = await evaluateFaceVerification(embedder, card, dir);
+      expect(result.noFace).toEqual([join('b', '2.png')]);
+      expect(result.images).toBe(8);
+      expect(result.pairs.same).toBe(3 + 1 + 3);
+      expect(result.eer).toBe(0);
+      expect(result.rank1).toBe(1);
+      expect(result.atModelThreshold).toMatchObject({ far: 0, tar: 1 });
+      await expect(evaluateFaceVerification(embedder, card, dir, { tta: 'flip' })).rejects.toThrow(/--tta/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -23,6 +23,7 @@ interface TrainJson { rows: { backend: string; workers: number; pairsPerSecond: 
 interface HostileJson { cases: number; asDocumented: number; fiveHundreds: number; requests: number; mismatches: number }
 interface FaultsJson { [scenario: string]: unknown }
 interface CrashJson { kills: number; records: { finishedFirst: boolean }[]; allVerified: boolean; allCompleted: boolean }
+interface FacesJson { oneConnection: { ratio: number }; eightConnections: { ratio: number; workers: number }; index: { facesPerSecond: number } }
 interface OpenSetJson { known: { probes: number; rate: number }; strangers: { probes: number; rate: number } }
 interface RecallRow { M: number; ef: number; recall: number; qps: number }
 interface IndexRecallJson { count: number; k: number; exact: { qps: number }; rows: RecallRow[] }
@@ -36,6 +37,10 @@ function embedHeadline(r: EmbedJson): string | null {
     const best = m.rows.reduce((a, b) => (b.gflops > a.gflops ? b : a));
     return `${m.backend}: ${n0(best.imagesPerSecond)} images/s at batch ${best.batch}, ${(m.peakGflops / best.gflops).toFixed(1)}x below its matmul peak`;
   }).join('; ');
+}
+
+function facesHeadline(r: FacesJson): string {
+  return `/v1/search at 1 connection ${r.oneConnection.ratio.toFixed(2)}x the bare face path; at 8 connections ${pct(r.eightConnections.ratio)} of ${r.eightConnections.workers} workers fed directly; index ${r.index.facesPerSecond.toFixed(1)} faces/s`;
 }
 
 function openSetHeadline(r: OpenSetJson): string {
@@ -124,6 +129,7 @@ export const BENCHMARKS: Benchmark[] = [
   { name: 'train', what: 'training pairs/s per backend and worker count', command: 'npm run bench -- train', headline: trainHeadline },
   { name: 'index-recall', what: 'HNSW recall@10 and queries/s vs the exact scan on Fashion-MNIST embeddings, across M and ef', command: 'npm run bench -- index-recall', headline: indexRecallHeadline },
   { name: 'index-synthetic', what: 'a large synthetic HNSW index: build time, memory, recall@10 and queries/s', command: 'npm run bench -- index-synthetic', headline: indexSyntheticHeadline },
+  { name: 'faces', what: "a face model: the query path stage by stage, /v1/search against the bare face path (1 connection) and against the same workers fed directly (8 connections), index faces/s", command: 'npm run bench -- faces', headline: facesHeadline },
   { name: 'open-set', what: "a face gallery served: known people matched and strangers refused through /v1/search at the server's own threshold", command: 'npm run bench -- open-set', headline: openSetHeadline },
   { name: 'hostile', what: 'the hostile-input corpus against a real server: documented answers, no 5xx, memory and tensors after 1,000 more', command: 'npm run hostile', headline: hostileHeadline },
   { name: 'faults', what: 'fault injection: killed re-index, lost enrolments, a flipped byte, a full disk, hot swaps and SIGTERM under load', command: 'npm run faults', headline: faultsHeadline },

@@ -81,5 +81,19 @@ export async function checkTargets(resultsDir = RESULTS_DIR): Promise<TargetChec
     measured: perBackend.length ? perBackend.map((b) => `${b.backend}: ${f2(b.best.gflops)} GFLOP/s at batch ${b.best.batch}, peak / achieved ${b.ratio.toFixed(1)}x`).join('; ') : 'not run',
     met: perBackend.length ? perBackend.every((b) => b.ratio <= 3) : null,
   });
+  const openSet = (await readStored<{ known: { rate: number; probes: number }; strangers: { rate: number; probes: number }; threshold: { value: number } }>(resultsDir, 'open-set'))?.result;
+  checks.push({
+    benchmark: 'open-set',
+    target: "open set through /v1/search at the server's threshold: >= 97% of known photos matched right, <= 1% of strangers matched",
+    measured: openSet ? `${(openSet.known.rate * 100).toFixed(1)}% of ${openSet.known.probes} known, ${(openSet.strangers.rate * 100).toFixed(1)}% of ${openSet.strangers.probes} strangers at ${openSet.threshold.value.toFixed(4)}` : 'not run',
+    met: openSet ? openSet.known.rate >= 0.97 && openSet.strangers.rate <= 0.01 : null,
+  });
+  const faces = (await readStored<{ oneConnection: { ratio: number; errors: number }; eightConnections: { ratio: number; errors: number } }>(resultsDir, 'faces'))?.result;
+  checks.push({
+    benchmark: 'faces',
+    target: 'a one-face 640x480 JPEG /v1/search <= 1.5x the bare face path at 1 connection; >= 80% of the workers fed directly at 8 connections, zero errors',
+    measured: faces ? `${faces.oneConnection.ratio.toFixed(2)}x at 1 connection, ${(faces.eightConnections.ratio * 100).toFixed(0)}% at 8, ${faces.oneConnection.errors + faces.eightConnections.errors} errors` : 'not run',
+    met: faces ? faces.oneConnection.ratio <= 1.5 && faces.eightConnections.ratio >= 0.8 && faces.oneConnection.errors + faces.eightConnections.errors === 0 : null,
+  });
   return checks;
 }

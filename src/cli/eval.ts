@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { defaultOneShotRunsDir, readOneShotRuns } from '../data/omniglot.js';
 import { initBackend, parseBackendPreference } from '../model/backend.js';
-import { loadModel } from '../model/io.js';
+import { loadModel, readModelCard } from '../model/io.js';
+import type { ModelCard } from '../model/card.js';
+import { isFaceCard } from '../face/model.js';
+import { openEmbedder } from '../embedding/open.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { evaluateOneShot, runSpread } from '../eval/omniglot.js';
 import { drawFreshRuns, readEvaluationListing, readStandardRunSources } from '../data/omniglot-fresh.js';
-import { evaluateVerification } from '../eval/verify.js';
+import { evaluateFaceVerification, evaluateVerification } from '../eval/verify.js';
 import { oneShotReport, verifyReport } from '../eval/report.js';
 import { parseFarList, parseNonNegativeInteger, say } from './common.js';
 
@@ -69,15 +72,33 @@ export function evalCommand(): Command {
     .option('--report <file>', 'write a markdown report')
     .option('--backend <name>', 'tfjs backend')
     .action(async (f: { model: string; data: string; far: number[]; json?: string; report?: string; backend?: string; includeIdentities?: string; excludeIdentities?: string; tta: 'none' | 'flip' | 'shift' | 'mirror'; bootstrap: number }) => {
-      await initBackend({ preference: parseBackendPreference(f.backend) });
-      const { tower, card } = await loadModel(f.model);
-      const result = await evaluateVerification(tower, card, f.data, {
+      const options = {
         fars: f.far,
         tta: f.tta,
         bootstrap: f.bootstrap,
         include: f.includeIdentities ? new RegExp(f.includeIdentities) : undefined,
         exclude: f.excludeIdentities ? new RegExp(f.excludeIdentities) : undefined,
-      });
+      };
+      const faceCard = await readModelCard(f.model);
+      let result: Awaited<ReturnType<typeof evaluateVerification>>;
+      let card: ModelCard;
+      if (isFaceCard(faceCard)) {
+        // A face model is described as the server describes it: face stage + tower, on worker threads.
+        const embedder = await openEmbedder(f.model, { workers: 2, backend: parseBackendPreference(f.backend) });
+        try {
+          const faces = await evaluateFaceVerification(embedder, faceCard, f.data, options);
+          if (faces.noFace.length) say(`no face found in ${faces.noFace.length} photos, left out: ${faces.noFace.join(', ')}`);
+          result = faces;
+        } finally {
+          await embedder.close();
+        }
+        card = faceCard;
+      } else {
+        await initBackend({ preference: parseBackendPreference(f.backend) });
+        const loaded = await loadModel(f.model);
+        card = loaded.card;
+        result = await evaluateVerification(loaded.tower, card, f.data, options);
+      }
       say(
         `AUC ${result.auc.toFixed(4)}, EER ${(result.eer * 100).toFixed(2)}%${result.eerInterval ? ` (${result.eerInterval.level * 100}% of panels: ${(result.eerInterval.low * 100).toFixed(1)}-${(result.eerInterval.high * 100).toFixed(1)}%)` : ''}, rank-1 ${(result.rank1 * 100).toFixed(2)}%, MAP@R ${result.mapAtR.toFixed(4)}, ` +
           Object.entries(result.tarAtFar).map(([far, tar]) => `TAR@FAR${far} ${(tar * 100).toFixed(2)}%`).join(', '),

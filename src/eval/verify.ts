@@ -10,6 +10,8 @@ import { selectIdentities } from '../data/select.js';
 import { IDENTITY_AFFINE, type Affine } from '../data/augment.js';
 import { embedWithViews, flipViews, mirrorShiftViews, shiftViews } from './tta.js';
 import type { ModelCard } from '../model/card.js';
+import type { Embedder } from '../embedding/embedder.js';
+import { relative } from 'node:path';
 import { allPairs } from '../data/pairs.js';
 import { auc, equalErrorRate, pairDistances, retrievalMetrics, rocCurve, thresholdAtFar, ratesAtThreshold, type PairDistances, type Roc } from '../metrics/index.js';
 import { bootstrapEer, type EerInterval, type IdentityPairs } from './bootstrap.js';
@@ -118,13 +120,42 @@ export async function evaluateVerification(tower: tf.LayersModel, card: ModelCar
   const [h, w] = set.shape;
   const views = TTA_VIEWS[options.tta ?? 'none'](w, h);
   const vectors = await embedWithViews(tower, set.data, set.count, set.shape, card.tower, views);
-  const { scores, roc, distances, eerThreshold } = scoreVerification(vectors, card.embeddingSize, set.labels, options);
+  return verifyResult(vectors, card, set.labels, set.identities, options);
+}
+
+/** Every score of `VerifyResult` from embeddings already computed, with the card's own threshold applied. */
+function verifyResult(vectors: Float32Array, card: ModelCard, labels: Int32Array, identities: string[], options: VerifyOptions): VerifyResult {
+  const { scores, roc, distances, eerThreshold } = scoreVerification(vectors, card.embeddingSize, labels, options);
   const atModel = ratesAtThreshold(roc, card.thresholds.default);
   return {
-    identities: set.identities.length,
-    images: set.count,
+    identities: identities.length,
+    images: labels.length,
     ...scores,
     atModelThreshold: { threshold: card.thresholds.default, far: atModel.far, tar: atModel.tar },
-    errorsAtEer: { threshold: eerThreshold, identities: errorsByIdentity(distances, set.identities, eerThreshold) },
+    errorsAtEer: { threshold: eerThreshold, identities: errorsByIdentity(distances, identities, eerThreshold) },
   };
+}
+
+/**
+ * `evaluateVerification` for a face model (a card with a face stage): each photo's largest face,
+ * described as the server describes it (`embedder`, e.g. `openEmbedder(modelDir, { workers: 2 })`).
+ * Photos without a face are left out and listed in `noFace`.
+ *
+ * @example
+ * const embedder = await openEmbedder('models/faces', { workers: 2 });
+ * const result = await evaluateFaceVerification(embedder, card, '../shared/datasets/att-faces', { include: /^s(3[1-9]|40)$/ });
+ */
+export async function evaluateFaceVerification(embedder: Pick<Embedder, 'embedAll'>, card: ModelCard, dataDir: string, options: VerifyOptions = {}): Promise<VerifyResult & { noFace: string[] }> {
+  if (options.tta && options.tta !== 'none') throw new Error('--tta applies to trained towers, not to a face model (its face stage aligns each face)');
+  const gallery = selectIdentities(await readGallery(dataDir), { include: options.include, exclude: options.exclude });
+  const files = gallery.identities.flatMap((identity) => identity.files);
+  const fileLabels = gallery.identities.flatMap((identity, label) => identity.files.map(() => label));
+  const { vectors, failed } = await embedder.embedAll(files, { onProgress: options.onProgress });
+  const left = new Set(failed.map((f) => f.index));
+  const kept = files.map((_, i) => i).filter((i) => !left.has(i));
+  const dim = card.embeddingSize;
+  const keptVectors = new Float32Array(kept.length * dim);
+  kept.forEach((i, row) => keptVectors.set(vectors.subarray(i * dim, (i + 1) * dim), row * dim));
+  const result = verifyResult(keptVectors, card, Int32Array.from(kept, (i) => fileLabels[i]!), gallery.identities.map((g) => g.name), options);
+  return { ...result, noFace: [...left].map((i) => relative(gallery.root, files[i]!)) };
 }
