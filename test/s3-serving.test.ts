@@ -96,6 +96,8 @@ describe('serving from object storage', () => {
     await within(POLL_MS + SLACK_MS, async () => (await topIdentity(b, zoe)) === 'zoe');
 
     const next = (await b.reindex())?.version as string;
+    // The instance that built the snapshot serves it without downloading anything: it had every file.
+    expect((b.store as LocalHnswStore).lastLoad).toMatchObject({ version: next, fetch: { downloaded: 0 } });
     await within(POLL_MS + SLACK_MS, async () => (await version(a)) === next);
     for (const rt of [a, b]) {
       expect(await topIdentity(rt, zoe)).toBe('zoe');
