@@ -36,7 +36,10 @@ describe('object-storage benchmarks (smoke)', () => {
   }, 240_000);
 
   it('two instances under load while a snapshot is published: no failed request, both end on the new snapshot', async () => {
+    const tmpdir = process.env.TMPDIR;
     const r = await runS3PublishBench({ images: 500, connections: 4, pollMs: 200, work: await work(), tiny: true, s3: inject('s3') });
+    // The instances' scratch spaces were set for them alone: this process's is as it was.
+    expect(process.env.TMPDIR).toBe(tmpdir);
     expect(r.instances).toHaveLength(2);
     for (const x of r.instances) {
       expect(x.requests).toBeGreaterThan(0);

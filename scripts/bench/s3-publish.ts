@@ -70,6 +70,11 @@ export async function runS3PublishBench(o: S3PublishOptions): Promise<S3PublishR
   const scratch = await mkdtemp(join(o.work, 's3-publish-'));
   const servers: DevProcess[] = [];
   const tmpdir = process.env.TMPDIR;
+  // Assigning undefined to process.env would set the string "undefined".
+  const restoreTmpdir = (): void => {
+    if (tmpdir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpdir;
+  };
   try {
     const model = await prepareModel(o);
     const [first, second] = await syntheticSnapshots(o.work, model.dir, o.images, 2);
@@ -87,7 +92,7 @@ export async function runS3PublishBench(o: S3PublishOptions): Promise<S3PublishR
       servers.push(dev);
       urls.push(url);
     }
-    process.env.TMPDIR = tmpdir;
+    restoreTmpdir();
     const before = await Promise.all(urls.map(served));
     const load = (url: string): LoadOptions => ({ url, connections: o.connections, requests: [{ method: 'POST', path: '/v1/search', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'image/png' }, body: query }] });
     let publishSeconds = 0;
@@ -120,7 +125,7 @@ export async function runS3PublishBench(o: S3PublishOptions): Promise<S3PublishR
       instances: results.map((r, i) => ({ instance: ['a', 'b'][i], ...figures(o.connections, r, true), before: before[i], after: after[i], pickUpMs: pickUpMs[i] })),
     };
   } finally {
-    process.env.TMPDIR = tmpdir;
+    restoreTmpdir();
     await Promise.all(servers.map((s) => stopProcess(s.child)));
     await rm(scratch, { recursive: true, force: true });
     await s3.stop();

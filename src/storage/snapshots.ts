@@ -32,7 +32,7 @@ import { IndexError } from '../index/errors.js';
 import { CURRENT_FILE } from '../index/snapshot.js';
 import { isVersionName, versionSequence } from '../index/version.js';
 import { ObjectBucket } from './bucket.js';
-import { ContentCache } from './content-cache.js';
+import { ContentCache, type CachedFile } from './content-cache.js';
 import { parseObjectUri } from './location.js';
 import { scratchPath } from './scratch.js';
 
@@ -153,7 +153,11 @@ export class ObjectSnapshots {
     try {
       const names = Object.keys(record.files);
       const t0 = performance.now();
-      const cached = await Promise.all(names.map((name) => this.cache.fetch(this.bucket, `${FILES}${record.files[name].sha256}`, record.files[name])));
+      // Every download settles before a failure is reported, so none is left writing into the cache.
+      const settled = await Promise.allSettled(names.map((name) => this.cache.fetch(this.bucket, `${FILES}${record.files[name].sha256}`, record.files[name])));
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const cached = settled.map((r) => (r as PromiseFulfilledResult<CachedFile>).value);
       // Downloads run in parallel: wall time, split between downloading and hashing in the ratio they took.
       const wall = performance.now() - t0;
       const dl = cached.reduce((s, f) => s + f.downloadMs, 0);
@@ -230,6 +234,8 @@ export class ObjectSnapshots {
       const bytes = await readFile(join(dir, name));
       if (bytes.byteLength !== ref.size || sha256Bytes(bytes) !== ref.sha256) throw new IndexError('CORRUPT_SNAPSHOT', `${join(dir, name)} changed while it was being published`);
       await this.bucket.put(key, bytes);
+      // This instance opens the snapshot next (if it serves): it has the bytes, so it never downloads them.
+      await this.cache.put(ref.sha256, bytes);
     }
   }
 
