@@ -16,7 +16,7 @@
  * autocannon and the direct runs share the machine with it, as a client would.
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
 import sharp from 'sharp';
@@ -154,10 +154,12 @@ export async function runFaceBench(o: FaceBenchOptions): Promise<FaceBenchResult
   const context = sectionContext(o.command ?? 'npm run bench -- faces');
   const attDir = o.attDir ?? join(datasetsDir(), 'att-faces');
   await initBackend({ preference: 'wasm', log: () => {} });
-  const modelDir = join(o.work, 'model');
-  const galleryDir = join(o.work, 'gallery');
-  const indexDir = join(o.work, 'index');
-  await rm(o.work, { recursive: true, force: true });
+  // Absolute: the server's config resolves relative folders against its own.
+  const work = resolve(o.work);
+  const modelDir = join(work, 'model');
+  const galleryDir = join(work, 'gallery');
+  const indexDir = join(work, 'index');
+  await rm(work, { recursive: true, force: true });
   await saveFaceModel(modelDir, {
     name: 'faces-bench',
     thresholds: { eer: { threshold: 0.6, far: 0, tar: 1 }, atFar: [], default: 0.6 },
@@ -183,7 +185,7 @@ export async function runFaceBench(o: FaceBenchOptions): Promise<FaceBenchResult
   log('stage split and bare path, one thread');
   const split = await stageSplit(photos, 2);
 
-  const config = await writeWranglerConfig(join(o.work, 'server'), 'twinsearch-bench', { MODEL_DIR: modelDir, INDEX_DIR: indexDir, GALLERY_DIR: galleryDir, LOG_LEVEL: 'silent' }, { API_KEYS: KEY });
+  const config = await writeWranglerConfig(join(work, 'server'), 'twinsearch-bench', { MODEL_DIR: modelDir, INDEX_DIR: indexDir, GALLERY_DIR: galleryDir, LOG_LEVEL: 'silent' }, { API_KEYS: KEY });
   const requests = photos.map((body) => ({ method: 'POST' as const, path: '/v1/search', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'image/jpeg' }, body }));
 
   log('1 connection, embedding in the serving thread');

@@ -4,9 +4,8 @@
  */
 import type { BaseLogger } from 'pino';
 import { initBackend, type BackendPreference } from '../model/backend.js';
-import type { ModelCard } from '../model/card.js';
+import { isFaceCard, type ModelCard } from '../model/card.js';
 import { loadModel, readModelCard } from '../model/io.js';
-import { isFaceCard, loadFacePipeline } from '../face/model.js';
 import { createEmbedder, type Embedder, type EmbedderOptions } from './embedder.js';
 import { createFaceEmbedder, inThreadFaceRunner, type FaceRunner } from './faces.js';
 import { handoffRunner } from './handoff.js';
@@ -82,6 +81,8 @@ export async function startFaceRunner(modelDir: string, card: ModelCard, options
   if (workers > 0) return startFaceWorkerRunner({ modelDir, modelId: card.modelId, backend: options.backend, batchSize: options.batchSize ?? 8 }, workers);
   const log = options.log;
   await initBackend({ preference: options.backend, log: log ? (m) => log.info(m) : () => {} });
+  // Imported here: models without a face stage never load the face modules.
+  const { loadFacePipeline } = await import('../face/model.js');
   return inThreadFaceRunner(await loadFacePipeline(card, modelDir), { owned: true });
 }
 

@@ -5,9 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { isFaceCard, loadFacePipeline, type FacePipeline } from '../face/model.js';
 import { initBackend } from '../model/backend.js';
-import type { ModelCard } from '../model/card.js';
+import { isFaceCard, type ModelCard } from '../model/card.js';
 import { embedImageSetAsync } from '../model/embed.js';
 import { loadModel, readModelCard } from '../model/io.js';
 import { imageShape, recipeFromCard } from './recipe.js';
@@ -36,7 +35,9 @@ async function towerHandler(): Promise<{ card: ModelCard; handle: Handler }> {
 }
 
 async function faceHandler(card: ModelCard): Promise<Handler> {
-  const pipeline: FacePipeline = await loadFacePipeline(card, init.modelDir);
+  // Imported here: workers of other models never load the face modules.
+  const { loadFacePipeline } = await import('../face/model.js');
+  const pipeline = await loadFacePipeline(card, init.modelDir);
   return async (request) => {
     if (request.kind !== 'faces') throw new Error(`this worker describes faces, not ${request.kind}`);
     const faces = await pipeline.describe(request.images.map((im) => ({ pixels: im.pixels, width: im.width, height: im.height })), { chips: request.chips });

@@ -102,9 +102,6 @@ export async function saveFaceModel(outDir: string, draft: FaceModelDraft): Prom
   return card;
 }
 
-/** Whether a card describes a face model (a face stage in preprocessing). */
-export const isFaceCard = (card: Pick<ModelCard, 'preprocess'>): boolean => card.preprocess.face !== undefined;
-
 /** One face found and described: where, how sure, its vector, and (when asked) its aligned chip as 8-bit RGB. */
 export interface DescribedFace {
   box: Box;

@@ -268,6 +268,19 @@ describe('catching up with the store after opening', () => {
     // Nothing new: nothing to do.
     expect((await catchUp(index, store, modelA, result.journalSeq)).records).toBe(0);
   });
+
+  it('skips an enrolment that a later deletion undoes, even when its photo was already erased', async () => {
+    const { catchUp } = await import('./live.js');
+    const { indexDir, store, run } = await setup();
+    await run({ mode: 'build' });
+    const { entries } = await store.enrol('passing', [await syntheticPng(33)]);
+    await store.deleteIdentity('passing');
+    expect(await store.removeDeletedBlobs(Number.MAX_SAFE_INTEGER)).toEqual([entries[0].sha256]);
+    const index = await openSnapshot(indexDir, { expect: expectA() });
+    const result = await catchUp(index, store, modelA);
+    expect(result).toMatchObject({ records: 2, imagesAdded: 0, journalSeq: 2 });
+    expect(index.hasIdentity('passing')).toBe(false);
+  });
 });
 
 describe('edge cases', () => {

@@ -280,6 +280,9 @@ export function weightsHashOf(card: Pick<ModelCard, 'weights' | 'tower' | 'prepr
   return createHash('sha256').update(files.join('\n')).digest('hex');
 }
 
+/** Whether a card describes a face model (a face stage in preprocessing). */
+export const isFaceCard = (card: Pick<ModelCard, 'preprocess'>): boolean => card.preprocess.face !== undefined;
+
 /** A model card that failed validation; `message` lists every problem with its path. */
 export class ModelCardError extends Error {
   readonly issues: z.core.$ZodIssue[];
