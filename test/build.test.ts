@@ -39,7 +39,7 @@ describe('what the Lambda package leaves out', () => {
     ['hnswlib-node/build/Release/obj.target/addon.node', true],
     ['@vladmandic/face-api/model/age_gender_model.bin', true],
     ['@tensorflow/tfjs/dist/tf.node.js', false],
-    ['@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-simd.wasm', false],
+    ['@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', false],
     ['@tensorflow/tfjs-core/dist/index.js', false],
     ['hnswlib-node/build/Release/addon.node', false],
     ['@vladmandic/face-api/model/face_recognition_model.bin', false],
