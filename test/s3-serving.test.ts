@@ -23,6 +23,12 @@ import { useS3 } from './fixtures/s3-env.js';
 
 const s3 = useS3();
 const POLL_MS = 200;
+/**
+ * How long after its poll interval an instance may take to apply what it polled (list the journal,
+ * fetch the record and the image, embed it; or download and open a snapshot): a few ms on an idle
+ * machine, seconds on a shared one. Without polling nothing is ever seen, whatever the slack.
+ */
+const SLACK_MS = 5000;
 let fx: Fixture;
 let env: Record<string, string>;
 const runtimes: Runtime[] = [];
@@ -87,11 +93,10 @@ describe('serving from object storage', () => {
     const zoe = await syntheticPng(777_001);
     const enrolled = await a.app.request('/v1/gallery/zoe', { method: 'POST', body: zoe, headers: admin });
     expect(enrolled.status).toBe(201);
-    const seen = await within(POLL_MS + 1000, async () => (await topIdentity(b, zoe)) === 'zoe');
-    expect(seen).toBeLessThan(POLL_MS + 1000);
+    await within(POLL_MS + SLACK_MS, async () => (await topIdentity(b, zoe)) === 'zoe');
 
     const next = (await b.reindex())?.version as string;
-    await within(POLL_MS + 2000, async () => (await version(a)) === next);
+    await within(POLL_MS + SLACK_MS, async () => (await version(a)) === next);
     for (const rt of [a, b]) {
       expect(await topIdentity(rt, zoe)).toBe('zoe');
       expect(IndexInfoSchema.parse(await (await rt.app.request('/v1/index', { headers: read })).json())).toMatchObject({ identities: 4, images: 7, liveAdded: 0 });
@@ -102,10 +107,10 @@ describe('serving from object storage', () => {
     const zoe = await syntheticPng(777_001);
     const deleted = await b.app.request('/v1/gallery/zoe', { method: 'DELETE', headers: admin });
     expect(deleted.status).toBe(200);
-    await within(POLL_MS + 1000, async () => (await topIdentity(a, zoe)) !== 'zoe');
+    await within(POLL_MS + SLACK_MS, async () => (await topIdentity(a, zoe)) !== 'zoe');
 
     const next = (await a.reindex())?.version as string;
-    await within(POLL_MS + 2000, async () => (await version(b)) === next);
+    await within(POLL_MS + SLACK_MS, async () => (await version(b)) === next);
     for (const rt of [a, b]) {
       expect(await topIdentity(rt, zoe)).not.toBe('zoe');
       const gallery = (await (await rt.app.request('/v1/gallery', { headers: read })).json()) as { identities: { identity: string }[] };
@@ -127,7 +132,7 @@ describe('serving from object storage', () => {
     expect(await new ObjectBucket(parseObjectUri(env.INDEX_DIR)).put('CURRENT', JSON.stringify(record), { ifMatch: current.etag })).not.toBeNull();
 
     for (const rt of [a, b]) {
-      await within(POLL_MS + 2000, async () => ReadySchema.parse(await (await rt.app.request('/readyz')).json()).status === 'degraded');
+      await within(POLL_MS + SLACK_MS, async () => ReadySchema.parse(await (await rt.app.request('/readyz')).json()).status === 'degraded');
       const ready = ReadySchema.parse(await (await rt.app.request('/readyz')).json());
       expect(ready.index).toMatchObject({ version: serving, refused: { version: bad, code: 'CORRUPT_SNAPSHOT' } });
       expect(await topIdentity(rt, await syntheticPng(2001))).toBe('id002');
@@ -135,7 +140,7 @@ describe('serving from object storage', () => {
     // A re-index cannot build on it (and says how to fix that); a full build replaces it, and is served again.
     await expect(b.reindex()).rejects.toMatchObject({ code: 'CORRUPT_SNAPSHOT', message: expect.stringContaining('Run a full build') });
     const fixed = (await b.store.reindex({ mode: 'build' }))?.version as string;
-    await within(POLL_MS + 2000, async () => (await version(a)) === fixed);
+    await within(POLL_MS + SLACK_MS, async () => (await version(a)) === fixed);
     expect(ReadySchema.parse(await (await a.app.request('/readyz')).json()).status).toBe('ready');
   });
 
@@ -148,7 +153,7 @@ describe('serving from object storage', () => {
     expect(summary).toMatchObject({ added: 1, removed: 0 });
     expect(summary?.version).not.toBe(before);
     for (const rt of [a, b]) {
-      await within(POLL_MS + 2000, async () => (await version(rt)) === summary?.version);
+      await within(POLL_MS + SLACK_MS, async () => (await version(rt)) === summary?.version);
       expect(await topIdentity(rt, yan)).toBe('yan');
     }
   });

@@ -136,4 +136,30 @@ describe('snapshots in object storage', () => {
     await expect(openSnapshot(local.indexDir, { expect: { dim: embedder.recipe.dim, metric: embedder.recipe.metric } })).resolves.toBeDefined();
     await local.release();
   });
+
+  it('keeps the files of a snapshot retired within the grace period, however long ago they were uploaded: a reader may still be downloading them', async () => {
+    const uri = s3.prefix('index');
+    const source = new ObjectSnapshotSource(uri);
+    const snapshots = new ObjectSnapshots(uri);
+    const bucket = new ObjectBucket(parseObjectUri(uri));
+    await run(source);
+    const first = (await snapshots.current())!.record;
+    await new Promise((r) => setTimeout(r, 1500));
+    await run(source);
+    const second = (await snapshots.current())!.record;
+    // The first snapshot stopped being current when the second one's record was written.
+    const retiredAt = (await bucket.list('snapshots/')).find((o) => o.key.includes(second.version))!.lastModified.getTime();
+    const secondFiles = new Set(Object.values(second.files).map((f) => f.sha256));
+    const firstOnly = Object.values(first.files).filter((f) => !secondFiles.has(f.sha256)).map((f) => `files/${f.sha256}`);
+    expect(firstOnly.length).toBeGreaterThan(0);
+    const present = async () => new Set((await bucket.list('files/')).map((o) => o.key));
+    // Grace 1 s: half a second after the swap its files stay, though they were uploaded 1.5 s before it.
+    await snapshots.prune({ keep: 0, graceMs: 1000, now: new Date(retiredAt + 500) });
+    const kept = await present();
+    expect(firstOnly.every((k) => kept.has(k))).toBe(true);
+    // Past the grace period they go.
+    await snapshots.prune({ keep: 0, graceMs: 1000, now: new Date(retiredAt + 1500) });
+    const after = await present();
+    expect(firstOnly.some((k) => after.has(k))).toBe(false);
+  });
 });
