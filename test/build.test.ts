@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
+import { importedPackages } from '../scripts/build/deps.js';
 import { AMAZON_LINUX_2023, compareVersions, requiredVersions, scanNativeFiles, tooNew } from '../scripts/build/native.js';
 import { isPrunable } from '../scripts/build/prune.js';
 
@@ -39,7 +40,7 @@ describe('what the Lambda package leaves out', () => {
     ['hnswlib-node/build/Release/obj.target/addon.node', true],
     ['@vladmandic/face-api/model/age_gender_model.bin', true],
     ['@tensorflow/tfjs/dist/tf.node.js', false],
-    ['@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-simd.wasm', false],
+    ['@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm', false],
     ['@tensorflow/tfjs-core/dist/index.js', false],
     ['hnswlib-node/build/Release/addon.node', false],
     ['@vladmandic/face-api/model/face_recognition_model.bin', false],
@@ -61,5 +62,16 @@ describe('Node versions', () => {
       .flatMap(([path, entry]) => ['20.19.0', '22.12.0', '24.0.0'].filter((v) => !semver.satisfies(v, entry.engines!.node!)).map((v) => `${path} (${entry.engines!.node}) excludes ${v}`));
     expect(excluding).toEqual([]);
     for (const v of ['20.19.0', '22.12.0', '24.0.0']) expect(semver.satisfies(v, root.engines.node)).toBe(true);
+  });
+});
+
+describe('production dependencies', () => {
+  it('are exactly what the deployed code imports (serving, the index job, the Node adapter)', async () => {
+    const manifest = JSON.parse(readFileSync(join(import.meta.dirname, '../package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const imported = await importedPackages();
+    // Listed to pin them to @tensorflow/tfjs's version (one tfjs in the tree); tfjs itself imports them.
+    const pins = ['@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-core'];
+    expect(imported.filter((p) => !(p in manifest.dependencies))).toEqual([]);
+    expect(Object.keys(manifest.dependencies).filter((p) => !imported.includes(p) && !pins.includes(p))).toEqual([]);
   });
 });

@@ -42,6 +42,8 @@ interface InvokeOutput {
   node: string;
   importMs: number;
   results: { name: string; ms: number; result?: unknown; error?: string }[];
+  /** The messages the app logged (JSON lines on stderr). */
+  logs: string[];
 }
 
 /** What an HTTP invocation must answer: its status, and for a search the identity decided. */
@@ -75,13 +77,14 @@ async function unpack(zip: string, parent: string): Promise<string> {
   return dir;
 }
 
-/** The log lines at level error (50) or above among a process's stderr. */
-function loggedErrors(stderr: string): string[] {
-  return stderr.split('\n').filter((line) => {
+/** The app's log records among a process's stderr (pino JSON lines; anything else is skipped). */
+function logRecords(stderr: string): { level: number; msg: string; line: string }[] {
+  return stderr.split('\n').flatMap((line) => {
     try {
-      return (JSON.parse(line) as { level?: number }).level! >= 50;
+      const { level, msg } = JSON.parse(line) as { level?: number; msg?: string };
+      return typeof level === 'number' ? [{ level, msg: msg ?? '', line }] : [];
     } catch {
-      return false;
+      return [];
     }
   });
 }
@@ -96,9 +99,10 @@ async function invoke(node: string, dir: string, scratch: string, env: Record<st
     const { stdout, stderr } = await run(node, [INVOKER, dir, job], { env, cwd: dir, maxBuffer: 1 << 26, timeout: 300_000, ...asNobody });
     // The app logs JSON lines (pino) on stderr: an error logged (embedding workers that failed to
     // start, say, while the serving thread stands in) fails the run even though requests succeeded.
-    const errors = loggedErrors(stderr);
+    const records = logRecords(stderr);
+    const errors = records.filter((r) => r.level >= 50).map((r) => r.line);
     if (errors.length) throw new Error(`logged errors:\n  ${errors.join('\n  ')}`);
-    return JSON.parse(stdout.trim().split('\n').at(-1) as string) as InvokeOutput;
+    return { ...(JSON.parse(stdout.trim().split('\n').at(-1) as string) as Omit<InvokeOutput, 'logs'>), logs: records.map((r) => r.msg) };
   } catch (error) {
     const e = error as { stderr?: string; message: string };
     throw new Error(`${node} ${INVOKER} failed: ${e.message}\n${e.stderr ?? ''}`);
@@ -169,7 +173,8 @@ export async function smokeLambda(options: { zip: string; nodes: string[] }): Pr
         API_KEYS: READ_KEY,
         ADMIN_KEYS: ADMIN_KEY,
         EMBED_WORKERS: '1',
-        LOG_LEVEL: 'warn',
+        // info: the line naming the tfjs backend (wasm must start from the package, not fall back to cpu).
+        LOG_LEVEL: 'info',
       };
       const reindex = await invoke(node, dir, scratch, { ...env, AWS_LAMBDA_FUNCTION_NAME: 'twinsearch-reindex' }, [{ name: 'EventBridge schedule', export: 'scheduled', event: scheduledEvent() }]);
       const [scheduled] = reindex.results;
@@ -178,6 +183,8 @@ export async function smokeLambda(options: { zip: string; nodes: string[] }): Pr
 
       const served = await invoke(node, dir, scratch, env, http.map(({ check: _, ...inv }) => inv));
       const failures = served.results.flatMap((r, j) => (r.error ? [`${r.name}: threw ${r.error}`] : checkHttp(r.name, r.result, http[j].check)));
+      const backend = served.logs.find((m) => m.includes('tfjs backend:'));
+      if (!backend?.includes('tfjs backend: wasm')) failures.push(`the serving thread's tfjs backend is not wasm: ${backend ?? 'not logged'}`);
       if (failures.length) throw new Error(`${served.node}:\n  ${failures.join('\n  ')}`);
       runs.push({ node: served.node, reindexMs: reindex.importMs + scheduled.ms, importMs: served.importMs, firstRequestMs: served.results[0].ms, requestMs: served.results.slice(1).map((r) => r.ms) });
     }
