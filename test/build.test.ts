@@ -71,7 +71,10 @@ describe('production dependencies', () => {
     const imported = await importedPackages();
     // Listed to pin them to @tensorflow/tfjs's version (one tfjs in the tree); tfjs itself imports them.
     const pins = ['@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-core'];
+    // Loaded by path through createRequire (its Node build and its weight files: src/face/faceapi.ts), which no import graph shows.
+    const requiredByPath = ['@vladmandic/face-api'];
     expect(imported.filter((p) => !(p in manifest.dependencies))).toEqual([]);
-    expect(Object.keys(manifest.dependencies).filter((p) => !imported.includes(p) && !pins.includes(p))).toEqual([]);
+    expect(Object.keys(manifest.dependencies).filter((p) => !imported.includes(p) && !pins.includes(p) && !requiredByPath.includes(p))).toEqual([]);
+    for (const p of requiredByPath) expect(readFileSync(join(import.meta.dirname, '../src/face/faceapi.ts'), 'utf8')).toContain(`'${p}'`);
   });
 });
