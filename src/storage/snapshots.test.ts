@@ -37,8 +37,8 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-const run = (source: ObjectSnapshotSource, warnings: string[] = []) =>
-  source.publish({ store: new GalleryStore(fx.galleryDir), embedder, mode: 'reindex', onWarning: (m) => warnings.push(m) });
+const run = (source: ObjectSnapshotSource, warnings: string[] = [], now?: () => Date) =>
+  source.publish({ store: new GalleryStore(fx.galleryDir), embedder, mode: 'reindex', onWarning: (m) => warnings.push(m), ...(now ? { now } : {}) });
 
 describe('snapshots in object storage', () => {
   it('publishes a snapshot (files under their hashes, then CURRENT) and reads it back verified', async () => {
@@ -77,9 +77,12 @@ describe('snapshots in object storage', () => {
     expect(stale.published).toBe(false);
     expect((await source.current())?.version).toMatch(/^v000002-/);
 
-    // Two runs at once: one wins v000003, the other builds again on it and publishes v000004.
+    // Two runs at once: one wins v000003, the other builds again on it and publishes v000004. Their clocks
+    // differ by an hour: runs started within one second on the same data build byte-identical snapshots
+    // (same name, same id), and the loser then rightly finds its own snapshot current.
     const warnings: string[][] = [[], []];
-    const [a, b] = await Promise.all([run(new ObjectSnapshotSource(uri), warnings[0]), run(new ObjectSnapshotSource(uri), warnings[1])]);
+    const clock = (offsetMs: number) => () => new Date(Date.now() + offsetMs);
+    const [a, b] = await Promise.all([run(new ObjectSnapshotSource(uri), warnings[0], clock(0)), run(new ObjectSnapshotSource(uri), warnings[1], clock(3_600_000))]);
     expect([a.version, b.version].map((v) => v.slice(0, 7)).sort()).toEqual(['v000003', 'v000004']);
     expect(warnings.flat().filter((w) => w.includes('building again'))).toHaveLength(1);
     const current = await new ObjectSnapshots(uri).current();
