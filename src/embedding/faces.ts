@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { classifySharpError, DEFAULT_LIMIT_INPUT_PIXELS, ImageDecodeError, type PreprocessOptions } from '../data/preprocess.js';
 import type { DescribedFace, FacePipeline } from '../face/model.js';
 import type { EmbedAllResult, Embedder, EmbedInput } from './embedder.js';
-import { takeJobs, type QueueStats } from './queue.js';
+import { passQueue, type PassQueue } from './queue.js';
 import type { EmbeddingRecipe } from './recipe.js';
 
 /** A decoded image: 8-bit RGB, interleaved, row-major. */
@@ -109,71 +109,28 @@ export async function decodeFaceImage(input: EmbedInput, options: PreprocessOpti
   }
 }
 
-interface Job {
+interface FacesJob {
   images: readonly FaceImage[];
   chips: boolean;
-  resolve: (faces: DescribedFace[][]) => void;
-  reject: (error: Error) => void;
 }
 
 /**
- * The batching queue in front of a face runner, as queue.ts is for towers: while every slot is
- * busy, requests queue, and the next free slot takes up to `maxImages` queued images as one pass
- * (their chips embedded together).
+ * The pass queue for a face runner: while every slot is busy, requests queue, and the next free slot
+ * takes up to `maxImages` queued images as one pass (their chips embedded together).
  */
-function faceQueue(runner: FaceRunner, maxImages: number) {
-  const queue: Job[] = [];
-  let inFlight = 0;
-  let closed = false;
-  const counters = { passes: 0, images: 0, largestPass: 0 };
-
-  const dispatch = (jobs: Job[]): void => {
+function faceQueue(runner: FaceRunner, maxImages: number): PassQueue<FacesJob, DescribedFace[][]> {
+  const run = async (jobs: FacesJob[]): Promise<DescribedFace[][][]> => {
     const images = jobs.flatMap((j) => j.images);
-    inFlight++;
-    counters.passes++;
-    counters.images += images.length;
-    counters.largestPass = Math.max(counters.largestPass, images.length);
-    Promise.resolve()
-      .then(() => runner.run(images, { chips: jobs.some((j) => j.chips) }))
-      .then((out) => {
-        if (out.length !== images.length) throw new Error(`the face runner answered ${out.length} images of ${images.length}`);
-        let at = 0;
-        for (const job of jobs) {
-          const mine = out.slice(at, at + job.images.length);
-          at += job.images.length;
-          job.resolve(job.chips ? mine : mine.map((faces) => faces.map(({ chip: _, ...face }) => face)));
-        }
-      })
-      .catch((error: unknown) => {
-        const e = error instanceof Error ? error : new Error(String(error));
-        for (const job of jobs) job.reject(e);
-      })
-      .finally(() => {
-        inFlight--;
-        pump();
-      });
+    const out = await runner.run(images, { chips: jobs.some((j) => j.chips) });
+    if (out.length !== images.length) throw new Error(`the face runner answered ${out.length} images of ${images.length}`);
+    let at = 0;
+    return jobs.map((job) => {
+      const mine = out.slice(at, at + job.images.length);
+      at += job.images.length;
+      return job.chips ? mine : mine.map((faces) => faces.map(({ chip: _, ...face }) => face));
+    });
   };
-
-  const pump = (): void => {
-    while (inFlight < runner.slots && queue.length > 0) dispatch(takeJobs(queue, (j) => j.images.length, maxImages));
-  };
-
-  return {
-    submit(images: readonly FaceImage[], options: FaceOptions = {}): Promise<DescribedFace[][]> {
-      if (closed) return Promise.reject(new Error('the embedder is closed'));
-      if (images.length === 0) return Promise.resolve([]);
-      return new Promise((resolve, reject) => {
-        queue.push({ images, chips: options.chips ?? false, resolve, reject });
-        pump();
-      });
-    },
-    stats: (): QueueStats => ({ ...counters, queued: queue.reduce((n, j) => n + j.images.length, 0) }),
-    async close() {
-      closed = true;
-      for (const job of queue.splice(0)) job.reject(new Error('the embedder is closed'));
-      await runner.close();
-    },
-  };
+  return passQueue({ slots: () => runner.slots, size: (job) => job.images.length, maxImages, run, emptyAnswer: () => [], close: () => runner.close() });
 }
 
 export interface FaceEmbedderOptions {
@@ -203,7 +160,7 @@ export function createFaceEmbedder(recipe: EmbeddingRecipe, runner: FaceRunner, 
   const chunkSize = options.chunkSize ?? 8;
   const decodeConcurrency = options.decodeConcurrency ?? 4;
   const { dim } = recipe;
-  const faces: FaceSearch = { decode: decodeFaceImage, find: (images, faceOptions) => queue.submit(images, faceOptions) };
+  const faces: FaceSearch = { decode: decodeFaceImage, find: (images, faceOptions = {}) => queue.submit({ images, chips: faceOptions.chips ?? false }) };
 
   async function embedAll(inputs: readonly EmbedInput[], embedOptions: { onProgress?: (done: number, total: number) => void } = {}): Promise<EmbedAllResult> {
     const total = inputs.length;
@@ -224,7 +181,7 @@ export function createFaceEmbedder(recipe: EmbeddingRecipe, runner: FaceRunner, 
         }
       };
       await Promise.all(Array.from({ length: Math.min(decodeConcurrency, end - start) }, decodeOne));
-      const found = await queue.submit(decoded.map((d) => d.image));
+      const found = await queue.submit({ images: decoded.map((d) => d.image), chips: false });
       decoded.forEach(({ index }, i) => {
         const list = found[i];
         if (list.length === 0) {

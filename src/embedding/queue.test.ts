@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchQueue } from './queue.js';
+import { batchQueue, passQueue } from './queue.js';
 import { manualRunner } from '../../test/fixtures/runners.js';
 
 const image = (v: number) => new Float32Array([v, 0, 0]);
@@ -77,5 +77,45 @@ describe('batchQueue', () => {
     expect(await e.submit(new Float32Array(0), 0)).toEqual(new Float32Array(0));
     await e.close();
     await expect(submit(e, 1)).rejects.toThrow(/closed/);
+  });
+});
+
+describe('passQueue', () => {
+  it('merges queued jobs of any kind into one pass and gives each job its own answer', async () => {
+    const passes: string[][] = [];
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const queue = passQueue<string[], string>({
+      slots: () => 1,
+      size: (job) => job.length,
+      maxImages: 8,
+      run: async (jobs) => {
+        passes.push(jobs.flat());
+        await gate;
+        return jobs.map((job) => job.join('+'));
+      },
+      emptyAnswer: () => '',
+      close: async () => undefined,
+    });
+    const first = queue.submit(['a']);
+    const rest = [queue.submit(['b', 'c']), queue.submit([]), queue.submit(['d'])];
+    await tick();
+    release();
+    expect(await first).toBe('a');
+    expect(await Promise.all(rest)).toEqual(['b+c', '', 'd']);
+    expect(passes).toEqual([['a'], ['b', 'c', 'd']]);
+    expect(queue.stats()).toMatchObject({ passes: 2, images: 4, largestPass: 3, queued: 0 });
+  });
+
+  it('fails every job of a pass that answers the wrong number of jobs', async () => {
+    const queue = passQueue<number, number>({
+      slots: () => 1,
+      size: () => 1,
+      maxImages: 8,
+      run: async (jobs) => jobs.slice(1),
+      emptyAnswer: () => 0,
+      close: async () => undefined,
+    });
+    await expect(queue.submit(1)).rejects.toThrow(/answered 0 jobs of 1/);
   });
 });
