@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { parsePositiveInteger } from '../../../src/cli/common.js';
 import { numberList, writeResults } from '../common.js';
 import { REPO_ROOT, RESULTS_DIR, suiteCommand } from '../context.js';
 import { httpMarkdown } from './report.js';
@@ -16,13 +17,13 @@ export function httpBenchCommand(): Command {
   const names = <T extends string>(v: string): T[] => v.split(',').map((x) => x.trim()) as T[];
   return new Command('http')
     .description('POST /v1/search and /v1/verify under load (autocannon), per-request time split, cold starts')
-    .option('--images <n>', 'gallery images (10 per identity)', Number, 10_000)
-    .option('--duration <s>', 'seconds per load run', Number, 30)
+    .option('--images <n>', 'gallery images (10 per identity)', parsePositiveInteger, 10_000)
+    .option('--duration <s>', 'seconds per load run', parsePositiveInteger, 30)
     .option('--connections <list>', 'connection counts', numberList, [1, 16, 64])
     .option('--workers <list>', 'EMBED_WORKERS settings to compare', numberList, [0, 2])
     .option('--routes <list>', `endpoints: ${BENCH_ROUTES.join(', ')}`, names<BenchRoute>, [...BENCH_ROUTES])
     .option('--queries <list>', `query encodings: ${QUERY_KINDS.join(', ')}`, names<QueryKind>, [...QUERY_KINDS])
-    .option('--cold-starts <n>', 'cold starts per setting', Number, 3)
+    .option('--cold-starts <n>', 'cold starts per setting (the first one starts the server the load runs use)', parsePositiveInteger, 3)
     .option('--model <dir>', 'model directory (default models/sample, else a random conv4)')
     .option('--work <dir>', 'cache folder for gallery, model and index', join(REPO_ROOT, 'tmp', 'api-bench'))
     .option('--out <dir>', 'results folder', RESULTS_DIR)
