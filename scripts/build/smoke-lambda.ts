@@ -10,7 +10,7 @@
  *      and ALB events, each searching a gallery image and expecting its identity, a health check,
  *      and a request without a key (401 with its JSON error code).
  *
- *   npx tsx scripts/build/smoke-lambda.ts [--zip dist/lambda.zip] [--node <binary>]...   (default: this Node and Node 22)
+ *   npx tsx scripts/build/smoke-lambda.ts [--zip dist/lambda.zip] [--node <binary>]...   (default: this Node, Node 22 and Node 24)
  */
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -22,6 +22,7 @@ import { Command } from 'commander';
 import { albEvent, functionUrlEvent, restApiEvent, scheduledEvent, type HttpEventOptions } from '../../test/fixtures/lambda-events.js';
 import { syntheticPng, writeSyntheticGallery, writeTinyModel } from '../../test/fixtures/gallery.js';
 import { freshPrefix, NODE22, startS3Server, uploadFolder } from '../../test/fixtures/s3.js';
+import { ensureNode24Installed, NODE24 } from '../../test/fixtures/node24.js';
 import { REPO } from './build.js';
 
 const run = promisify(execFile);
@@ -200,10 +201,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const program = new Command('smoke-lambda')
     .description('Unpack dist/lambda.zip read-only and invoke scheduled + handler with real event shapes against the S3 test server')
     .option('--zip <file>', 'the package', join(REPO, 'dist/lambda.zip'))
-    .option('--node <binary...>', 'Node binaries to run it under (default: this Node and Node 22)')
+    .option('--node <binary...>', 'Node binaries to run it under (default: this Node, Node 22 and Node 24)')
     .action(async (flags: { zip: string; node?: string[] }) => {
       const started = performance.now();
-      const runs = await smokeLambda({ zip: flags.zip, nodes: flags.node ?? [process.execPath, NODE22] });
+      if (!flags.node) await ensureNode24Installed();
+      const runs = await smokeLambda({ zip: flags.zip, nodes: flags.node ?? [process.execPath, NODE22, NODE24] });
       for (const r of runs) console.log(`Node ${r.node}: scheduled re-index ${r.reindexMs} ms; handler cold import ${r.importMs} ms, first request ${r.firstRequestMs} ms, then ${r.requestMs.join(' / ')} ms`);
       console.log(`lambda smoke passed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     });
