@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
+import { parseNonNegativeInteger, parsePositiveInteger } from '../../src/cli/common.js';
 import { createRng } from '../../src/data/rng.js';
 import { exactSearch } from '../../src/index/exact.js';
 import { DEFAULT_HNSW_PARAMS } from '../../src/index/hnsw.js';
@@ -285,14 +286,14 @@ export function annBenchCommand(): Command {
     .option('--engines <list>', 'hnswlib,usearch,usearch-exact', (v) => v.split(',') as AnnEngine[], ['hnswlib', 'usearch', 'usearch-exact'] as AnnEngine[])
     .option('--m <list>', 'M values (real sets)', numberList, [8, 16, 32])
     .option('--synthetic-m <list>', 'M values (synthetic set)', numberList, [16])
-    .option('--ef-construction <n>', 'efConstruction (usearch: expansion_add)', Number, 200)
+    .option('--ef-construction <n>', 'efConstruction (usearch: expansion_add)', parsePositiveInteger, 200)
     .option('--ef <list>', 'ef values (usearch: expansion_search)', numberList, [10, 20, 40, 60, 100, 160, 320])
-    .option('--k <n>', 'neighbours per query', Number, 10)
-    .option('--queries <n>', 'held-out queries per real set', Number, 1000)
-    .option('--synthetic-count <n>', 'synthetic vectors', Number, 1_000_000)
-    .option('--synthetic-queries <n>', 'synthetic queries', Number, 200)
-    .option('--workers <n>', 'embedding workers', Number, 2)
-    .option('--seed <n>', 'seed', Number, 1)
+    .option('--k <n>', 'neighbours per query', parsePositiveInteger, 10)
+    .option('--queries <n>', 'held-out queries per real set', parsePositiveInteger, 1000)
+    .option('--synthetic-count <n>', 'synthetic vectors', parseNonNegativeInteger, 1_000_000)
+    .option('--synthetic-queries <n>', 'synthetic queries', parsePositiveInteger, 200)
+    .option('--workers <n>', 'embedding workers', parseNonNegativeInteger, 2)
+    .option('--seed <n>', 'seed', parseNonNegativeInteger, 1)
     .option('--model <dir>', 'model for the real sets (default models/omniglot, else models/sample, else random conv4)')
     .option('--out <dir>', 'results folder', RESULTS_DIR)
     .action(async (f: { datasets: AnnDatasetName[]; engines: AnnEngine[]; m: number[]; syntheticM: number[]; efConstruction: number; ef: number[]; k: number; queries: number; syntheticCount: number; syntheticQueries: number; workers: number; seed: number; model?: string; out: string }) => {

@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { parsePositiveInteger } from '../../src/cli/common.js';
 import { stopProcess } from '../server/dev.js';
 import { embeddingLabel, median, numberList, table, writeResults } from './common.js';
 import { REPO_ROOT, RESULTS_DIR, sectionContext, sectionHeader, suiteCommand, type SectionContext } from './context.js';
@@ -95,7 +96,7 @@ export function coldstartBenchCommand(): Command {
     .description('process start to the first 200 from /v1/search, per gallery size')
     .option('--images <list>', 'gallery sizes', numberList, [10_000, 100_000])
     .option('--workers <list>', 'EMBED_WORKERS settings', numberList, [0, 2])
-    .option('--cold-starts <n>', 'runs per setting', Number, 3)
+    .option('--cold-starts <n>', 'runs per setting', parsePositiveInteger, 3)
     .option('--model <dir>', 'model directory (default models/sample, else a random conv4)')
     .option('--work <dir>', 'cache folder for galleries, model and indexes', join(REPO_ROOT, 'tmp', 'api-bench'))
     .option('--out <dir>', 'results folder', RESULTS_DIR)

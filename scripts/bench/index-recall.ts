@@ -15,6 +15,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { parseNonNegativeInteger, parsePositiveInteger } from '../../src/cli/common.js';
 import { createRng } from '../../src/data/rng.js';
 import { exactSearch, recallAtK } from '../../src/index/exact.js';
 import { addRows, createHnsw } from '../../src/index/hnsw.js';
@@ -153,14 +154,14 @@ export function indexRecallBenchCommand(): Command {
   return new Command('index-recall')
     .description('HNSW recall@k and queries/s vs the exact scan on Fashion-MNIST embeddings, across M and ef')
     .option('--model <dir>', 'model directory (default: a random conv4 tower)')
-    .option('--limit <n>', 'Fashion-MNIST images', Number, 70_000)
-    .option('--queries <n>', 'queries drawn from the indexed set', Number, 1000)
+    .option('--limit <n>', 'Fashion-MNIST images', parsePositiveInteger, 70_000)
+    .option('--queries <n>', 'queries drawn from the indexed set', parsePositiveInteger, 1000)
     .option('--m <list>', 'M values', numberList, [8, 16, 32])
-    .option('--ef-construction <n>', 'efConstruction', Number, 200)
+    .option('--ef-construction <n>', 'efConstruction', parsePositiveInteger, 200)
     .option('--ef <list>', 'ef values', numberList, [10, 20, 40, 60, 80, 100, 160, 320])
-    .option('--k <n>', 'neighbours per query', Number, 10)
-    .option('--workers <n>', 'embedding workers', Number, 2)
-    .option('--seed <n>', 'seed', Number, 1)
+    .option('--k <n>', 'neighbours per query', parsePositiveInteger, 10)
+    .option('--workers <n>', 'embedding workers', parseNonNegativeInteger, 2)
+    .option('--seed <n>', 'seed', parseNonNegativeInteger, 1)
     .option('--out <dir>', 'results folder', RESULTS_DIR)
     .action(async (f: { model?: string; limit: number; queries: number; m: number[]; efConstruction: number; ef: number[]; k: number; workers: number; seed: number; out: string }) => {
       const result = await runRecallBench({ ...f, modelDir: f.model, ms: f.m, efs: f.ef, log: (l) => process.stderr.write(`${l}\n`) });

@@ -15,6 +15,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { parseNonNegativeInteger, parsePositiveInteger } from '../../src/cli/common.js';
 import { createRng } from '../../src/data/rng.js';
 import { exactSearch, recallAtK } from '../../src/index/exact.js';
 import { addRows, createHnsw, loadHnsw } from '../../src/index/hnsw.js';
@@ -139,15 +140,15 @@ export function syntheticMarkdown(r: SyntheticBenchResult, command: string): str
 export function indexSyntheticBenchCommand(): Command {
   return new Command('index-synthetic')
     .description('a large synthetic HNSW index: build time, memory, recall@k and queries/s')
-    .option('--count <n>', 'vectors', Number, 1_000_000)
-    .option('--dim <n>', 'dimensions', Number, 64)
-    .option('--m <n>', 'M', Number, 16)
-    .option('--ef-construction <n>', 'efConstruction', Number, 200)
+    .option('--count <n>', 'vectors', parsePositiveInteger, 1_000_000)
+    .option('--dim <n>', 'dimensions', parsePositiveInteger, 64)
+    .option('--m <n>', 'M', parsePositiveInteger, 16)
+    .option('--ef-construction <n>', 'efConstruction', parsePositiveInteger, 200)
     .option('--ef <list>', 'ef values', numberList, [50, 100, 200, 400])
-    .option('--queries <n>', 'queries (fresh vectors)', Number, 200)
-    .option('--k <n>', 'neighbours per query', Number, 10)
+    .option('--queries <n>', 'queries (fresh vectors)', parsePositiveInteger, 200)
+    .option('--k <n>', 'neighbours per query', parsePositiveInteger, 10)
     .option('--distribution <name>', 'clustered or uniform', (v: string): Distribution => (v === 'uniform' ? 'uniform' : 'clustered'), 'clustered' as Distribution)
-    .option('--seed <n>', 'seed', Number, 1)
+    .option('--seed <n>', 'seed', parseNonNegativeInteger, 1)
     .option('--out <dir>', 'results folder', RESULTS_DIR)
     .action(async (f: { count: number; dim: number; m: number; efConstruction: number; ef: number[]; queries: number; k: number; distribution: Distribution; seed: number; out: string }) => {
       const result = await runSyntheticBench({ ...f, M: f.m, efs: f.ef, log: (l) => process.stderr.write(`${l}\n`) });

@@ -18,6 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { parseNonNegativeInteger, parsePositiveInteger } from '../../src/cli/common.js';
 import { openEmbedder } from '../../src/embedding/index.js';
 import { DEFAULT_HNSW_PARAMS } from '../../src/index/hnsw.js';
 import { createPool } from '../../src/index/pgvector/pool.js';
@@ -160,18 +161,18 @@ const list = (v: string): number[] => v.split(',').map(Number);
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const program = new Command('bench:stores')
-    .option('--count <n>', 'synthetic vectors (0 = skip)', Number, 100_000)
-    .option('--dim <n>', 'synthetic dimension', Number, 64)
-    .option('--fashion <n>', 'Fashion-MNIST images embedded (0 = skip)', Number, 70_000)
-    .option('--queries <n>', 'held-out queries', Number, 500)
+    .option('--count <n>', 'synthetic vectors (0 = skip)', parseNonNegativeInteger, 100_000)
+    .option('--dim <n>', 'synthetic dimension', parsePositiveInteger, 64)
+    .option('--fashion <n>', 'Fashion-MNIST images embedded (0 = skip)', parseNonNegativeInteger, 70_000)
+    .option('--queries <n>', 'held-out queries', parsePositiveInteger, 500)
     .option('--ef <list>', 'ef (hnsw.ef_search) values', list, [20, 40, 100, 200])
-    .option('--m <n>', 'M (m)', Number, 16)
-    .option('--ef-construction <n>', 'efConstruction (ef_construction)', Number, 200)
-    .option('--exact-queries <n>', "queries for pgvector's exact scan", Number, 20)
-    .option('--enrolments <n>', 'enrolments timed per store', Number, 200)
-    .option('--http-images <n>', 'gallery images of the HTTP part (0 = skip)', Number, 10_000)
-    .option('--seconds <n>', 'seconds per HTTP load run', Number, 20)
-    .option('--connections <n>', 'HTTP connections', Number, 16)
+    .option('--m <n>', 'M (m)', parsePositiveInteger, 16)
+    .option('--ef-construction <n>', 'efConstruction (ef_construction)', parsePositiveInteger, 200)
+    .option('--exact-queries <n>', "queries for pgvector's exact scan", parseNonNegativeInteger, 20)
+    .option('--enrolments <n>', 'enrolments timed per store', parseNonNegativeInteger, 200)
+    .option('--http-images <n>', 'gallery images of the HTTP part (0 = skip)', parseNonNegativeInteger, 10_000)
+    .option('--seconds <n>', 'seconds per HTTP load run', parsePositiveInteger, 20)
+    .option('--connections <n>', 'HTTP connections', parsePositiveInteger, 16)
     .option('--work <dir>', 'cache of the HTTP gallery, model and local index', 'tmp/api-bench')
     .option('--out <dir>', 'results folder', 'bench/results')
     .option('--smoke', 'tiny model and images, for a quick check');

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
+import { parseNonNegativeInteger, parsePositiveInteger } from '../../src/cli/common.js';
 import { createRng } from '../../src/data/rng.js';
 import { openEmbedder } from '../../src/embedding/index.js';
 import { formatSummary, runIndex, type IndexRunSummary } from '../../src/index/reindex.js';
@@ -179,11 +180,11 @@ export function reindexMarkdown(r: ReindexBenchResult, context: SectionContext):
 export function reindexBenchCommand(): Command {
   return new Command('reindex')
     .description('full build vs re-index after 1% of the gallery changed (images/s)')
-    .option('--images <n>', 'gallery images', Number, 10_000)
+    .option('--images <n>', 'gallery images', parsePositiveInteger, 10_000)
     .option('--change <f>', 'fraction changed', Number, 0.01)
-    .option('--workers <n>', 'embedding workers', Number, 2)
+    .option('--workers <n>', 'embedding workers', parseNonNegativeInteger, 2)
     .option('--model <dir>', 'model directory (default: a random conv4 tower, same speed)')
-    .option('--seed <n>', 'seed', Number, 1)
+    .option('--seed <n>', 'seed', parseNonNegativeInteger, 1)
     .option('--out <dir>', 'results folder', RESULTS_DIR)
     .action(async (f: { images: number; change: number; workers: number; model?: string; seed: number; out: string }) => {
       const context = sectionContext(suiteCommand('reindex'));

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { parsePositiveInteger } from '../../src/cli/common.js';
 import type { LoadTimings } from '../../src/index/local-store.js';
 import { syntheticPng } from '../../test/fixtures/gallery.js';
 import { freshPrefix } from '../../test/fixtures/s3.js';
@@ -167,8 +168,8 @@ export function s3ColdStartMarkdown(r: S3ColdStartResult): string {
 export function s3ColdStartBenchCommand(): Command {
   return new Command('s3-cold-start')
     .description('cold start with the index in object storage vs on local disk (same snapshot, same run)')
-    .option('--images <n>', 'snapshot size (synthetic vectors)', Number, 100_000)
-    .option('--runs <n>', 'cold starts per source', Number, 3)
+    .option('--images <n>', 'snapshot size (synthetic vectors)', parsePositiveInteger, 100_000)
+    .option('--runs <n>', 'cold starts per source', parsePositiveInteger, 3)
     .option('--model <dir>', 'model directory (default models/sample, else a random conv4)')
     .option('--work <dir>', 'cache folder for the model and snapshots', join(REPO_ROOT, 'tmp', 'api-bench'))
     .option('--out <dir>', 'results folder', RESULTS_DIR)

@@ -12,6 +12,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { parsePositiveInteger } from '../../src/cli/common.js';
 import { syntheticPng } from '../../test/fixtures/gallery.js';
 import { freshPrefix } from '../../test/fixtures/s3.js';
 import { loadWhile, type LoadOptions } from '../load/index.js';
@@ -158,9 +159,9 @@ export function s3PublishMarkdown(r: S3PublishResult): string {
 export function s3PublishBenchCommand(): Command {
   return new Command('s3-publish')
     .description('failed requests on two serving instances while a snapshot is published to object storage')
-    .option('--images <n>', 'snapshot size (synthetic vectors)', Number, 10_000)
-    .option('--connections <n>', 'connections per instance', Number, 16)
-    .option('--poll-ms <n>', 'RELOAD_POLL_MS of the instances', Number, 1000)
+    .option('--images <n>', 'snapshot size (synthetic vectors)', parsePositiveInteger, 10_000)
+    .option('--connections <n>', 'connections per instance', parsePositiveInteger, 16)
+    .option('--poll-ms <n>', 'RELOAD_POLL_MS of the instances', parsePositiveInteger, 1000)
     .option('--model <dir>', 'model directory (default models/sample, else a random conv4)')
     .option('--work <dir>', 'cache folder for the model and snapshots', join(REPO_ROOT, 'tmp', 'api-bench'))
     .option('--out <dir>', 'results folder', RESULTS_DIR)
