@@ -22,7 +22,7 @@ import { Command } from 'commander';
 import { albEvent, functionUrlEvent, restApiEvent, scheduledEvent, type HttpEventOptions } from '../../test/fixtures/lambda-events.js';
 import { syntheticPng, writeSyntheticGallery, writeTinyModel } from '../../test/fixtures/gallery.js';
 import { freshPrefix, NODE22, startS3Server, uploadFolder } from '../../test/fixtures/s3.js';
-import { ensureNode24Installed, NODE24 } from '../../test/fixtures/node24.js';
+import { ensureNode24Installed, NODE24 } from '../../test/fixtures/pinned.js';
 import { REPO } from './build.js';
 
 const run = promisify(execFile);
