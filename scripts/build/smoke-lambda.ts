@@ -13,7 +13,7 @@
  *   npx tsx scripts/build/smoke-lambda.ts [--zip dist/lambda.zip] [--node <binary>]...   (default: this Node, Node 22 and Node 24)
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,24 @@ async function unpack(zip: string, parent: string): Promise<string> {
   return dir;
 }
 
+/**
+ * Copies the invoker and each Node binary into `parent/bin`, readable and runnable by all: `nobody`
+ * cannot reach them inside a checkout under a private folder (a clone in a `mktemp -d` folder, 0700).
+ */
+async function stageRunnables(parent: string, nodes: readonly string[]): Promise<{ invoker: string; nodes: string[] }> {
+  const bin = join(parent, 'bin');
+  await mkdir(bin);
+  const invoker = join(bin, 'lambda-invoke.mjs');
+  await copyFile(INVOKER, invoker);
+  const staged: string[] = [];
+  for (const [i, node] of nodes.entries()) {
+    staged.push(join(bin, `node-${i}`));
+    await copyFile(await realpath(node), staged[i]!);
+  }
+  await run('chmod', ['-R', 'a-w,a+rX', bin]);
+  return { invoker, nodes: staged };
+}
+
 /** The app's log records among a process's stderr (pino JSON lines; anything else is skipped). */
 function logRecords(stderr: string): { level: number; msg: string; line: string }[] {
   return stderr.split('\n').flatMap((line) => {
@@ -91,13 +109,13 @@ function logRecords(stderr: string): { level: number; msg: string; line: string 
 }
 
 /** Runs the invoker under `node`, as `nobody` when this process is root. */
-async function invoke(node: string, dir: string, scratch: string, env: Record<string, string>, invocations: Invocation[]): Promise<InvokeOutput> {
+async function invoke(node: string, invoker: string, dir: string, scratch: string, env: Record<string, string>, invocations: Invocation[]): Promise<InvokeOutput> {
   const job = join(scratch, `job-${Date.now()}.json`);
   await writeFile(job, JSON.stringify({ invocations }));
   await chmod(job, 0o644);
   const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
   try {
-    const { stdout, stderr } = await run(node, [INVOKER, dir, job], { env, cwd: dir, maxBuffer: 1 << 26, timeout: 300_000, ...asNobody });
+    const { stdout, stderr } = await run(node, [invoker, dir, job], { env, cwd: dir, maxBuffer: 1 << 26, timeout: 300_000, ...asNobody });
     // The app logs JSON lines (pino) on stderr: an error logged (embedding workers that failed to
     // start, say, while the serving thread stands in) fails the run even though requests succeeded.
     const records = logRecords(stderr);
@@ -106,7 +124,7 @@ async function invoke(node: string, dir: string, scratch: string, env: Record<st
     return { ...(JSON.parse(stdout.trim().split('\n').at(-1) as string) as Omit<InvokeOutput, 'logs'>), logs: records.map((r) => r.msg) };
   } catch (error) {
     const e = error as { stderr?: string; message: string };
-    throw new Error(`${node} ${INVOKER} failed: ${e.message}\n${e.stderr ?? ''}`);
+    throw new Error(`${node} ${invoker} failed: ${e.message}\n${e.stderr ?? ''}`);
   }
 }
 
@@ -138,6 +156,7 @@ export async function smokeLambda(options: { zip: string; nodes: string[] }): Pr
   const s3 = await startS3Server();
   try {
     const dir = await unpack(resolve(options.zip), parent);
+    const staged = await stageRunnables(parent, options.nodes);
     const data = join(parent, 'data');
     await writeTinyModel(join(data, 'model'), { seed: 1 });
     await writeSyntheticGallery(join(data, 'gallery'), IDENTITIES, PER_IDENTITY);
@@ -156,7 +175,7 @@ export async function smokeLambda(options: { zip: string; nodes: string[] }): Pr
     ];
 
     const runs: SmokeRun[] = [];
-    for (const [i, node] of options.nodes.entries()) {
+    for (const [i, node] of staged.nodes.entries()) {
       const scratch = join(parent, `scratch-${i}`);
       await mkdir(scratch);
       await chmod(scratch, 0o1777);
@@ -177,12 +196,12 @@ export async function smokeLambda(options: { zip: string; nodes: string[] }): Pr
         // info: the line naming the tfjs backend (wasm must start from the package, not fall back to cpu).
         LOG_LEVEL: 'info',
       };
-      const reindex = await invoke(node, dir, scratch, { ...env, AWS_LAMBDA_FUNCTION_NAME: 'twinsearch-reindex' }, [{ name: 'EventBridge schedule', export: 'scheduled', event: scheduledEvent() }]);
+      const reindex = await invoke(node, staged.invoker, dir, scratch, { ...env, AWS_LAMBDA_FUNCTION_NAME: 'twinsearch-reindex' }, [{ name: 'EventBridge schedule', export: 'scheduled', event: scheduledEvent() }]);
       const [scheduled] = reindex.results;
       const summary = (scheduled.result as { published?: boolean; summary?: { images?: number } } | undefined)?.summary;
       if (scheduled.error || summary?.images !== IDENTITIES * PER_IDENTITY) throw new Error(`${reindex.node}: scheduled re-index did not publish ${IDENTITIES * PER_IDENTITY} images: ${scheduled.error ?? JSON.stringify(scheduled.result)}`);
 
-      const served = await invoke(node, dir, scratch, env, http.map(({ check: _, ...inv }) => inv));
+      const served = await invoke(node, staged.invoker, dir, scratch, env, http.map(({ check: _, ...inv }) => inv));
       const failures = served.results.flatMap((r, j) => (r.error ? [`${r.name}: threw ${r.error}`] : checkHttp(r.name, r.result, http[j].check)));
       const backend = served.logs.find((m) => m.includes('tfjs backend:'));
       if (!backend?.includes('tfjs backend: wasm')) failures.push(`the serving thread's tfjs backend is not wasm: ${backend ?? 'not logged'}`);
